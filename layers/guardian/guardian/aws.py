@@ -1,0 +1,43 @@
+"""boto3 clients, made lazily through one factory and passed in: tests inject moto or the sandbox, the
+CLI points them at ``--endpoint-url``, and retries are botocore's (standard mode), not hand-written."""
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from guardian.arns import Location
+
+_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 6},
+    connect_timeout=5,
+    read_timeout=20,
+    user_agent_extra="studio-cost-guardian",
+)
+
+
+class AwsClients:
+    def __init__(
+        self,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        session: boto3.Session | None = None,
+    ) -> None:
+        self._session = session or boto3.Session(region_name=region)
+        self.region = region or self._session.region_name or "us-east-1"
+        self.endpoint_url = endpoint_url
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        if service not in self._clients:
+            self._clients[service] = self._session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url, config=_CONFIG
+            )
+        return self._clients[service]
+
+
+def account_location(clients: AwsClients) -> Location:
+    """The account and region the clients act in (one STS call; no permission needed)."""
+    identity = clients("sts").get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    return Location(region=clients.region, account=identity["Account"], partition=partition)

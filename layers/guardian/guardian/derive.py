@@ -1,0 +1,63 @@
+"""Derived fields, recomputed from a record's merged facts on every write: owner, shape, activity.
+
+Derived fields are functions of merged state, so they inherit merging's order independence.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from guardian.attribution import Directory, OwnershipTags, attribute
+from guardian.kinds import Kind
+from guardian.models import Resource
+
+RUNNING_APP_STATES = ("InService", "Pending")
+
+
+def derive(record: Resource, directory: Directory, tags: OwnershipTags) -> Resource:
+    return record.model_copy(update={"attribution": attribute(record, directory, tags)} | _shape(record))
+
+
+def _shape(record: Resource) -> dict:
+    """Instance type and count from instance groups (EMR, HyperPod) or production variants."""
+    groups = [g for g in record.groups.values() if g.instance_type]
+    if not groups:
+        return {}
+    if record.kind is Kind.ENDPOINT:
+        # The event path knows the total count; variant types come from the endpoint config.
+        shape = {"serverless": all(g.serverless for g in groups)}
+    else:
+        shape = {"instance_count": sum(g.instance_count for g in groups)}
+    # Name the type that does the work first (EMR core, then task nodes, then the master).
+    order = {"CORE": 0, "TASK": 1, "MASTER": 2}
+    ranked = sorted(groups, key=lambda g: (order.get(g.role or "", 1), g.instance_type))
+    shape["instance_type"] = "+".join(dict.fromkeys(g.instance_type for g in ranked))
+    return shape
+
+
+@dataclass(frozen=True)
+class SpaceActivity:
+    running: bool
+    at: datetime | None  # when the space last started (running) or stopped (not running)
+    version: str  # the newest app state that decided it
+
+
+def space_activity(apps: list[Resource]) -> SpaceActivity | None:
+    """A space runs while one of its apps is InService or Pending; it stopped when its last app went."""
+    apps = [a for a in apps if a.kind is Kind.APP and a.versions.get("state")]
+    if not apps:
+        return None
+    version = max(a.versions["state"] for a in apps)
+    running = [a for a in apps if a.state in RUNNING_APP_STATES]
+    if running:
+        at = max((a.created_at for a in running if a.created_at), default=None)
+        return SpaceActivity(True, at, version)
+    at = max((a.deleted_at for a in apps if a.deleted_at), default=None)
+    return SpaceActivity(False, at, version)
+
+
+def with_activity(space: Resource, activity: SpaceActivity) -> Resource:
+    if space.activity_version and space.activity_version >= activity.version:
+        return space
+    return space.model_copy(
+        update={"running": activity.running, "activity_at": activity.at, "activity_version": activity.version}
+    )

@@ -1,0 +1,238 @@
+"""CloudTrail API calls (SageMaker and EMR) to observations: one translator per call name."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from guardian.arns import Location, canonical
+from guardian.events import models as m
+from guardian.facts import dig, emr_group_key, profile_role, space_facts, tag_map
+from guardian.kinds import Kind
+from guardian.models import Creator, Observation
+
+
+@dataclass(frozen=True)
+class Call:
+    """One successful API call, as the translators need it."""
+
+    event_id: str
+    name: str
+    at: datetime
+    location: Location
+    creator: Creator
+    response: dict[str, Any]
+
+    def observe(self, arn: str, kind: Kind, fields: dict[str, Any], **extra: Any) -> Observation:
+        return Observation(
+            arn=arn,
+            kind=kind,
+            observed_at=self.at,
+            source_id=self.event_id,
+            origin=f"cloudtrail:{self.name}",
+            fields=fields,
+            **extra,
+        )
+
+    def created(self, arn: str, kind: Kind, fields: dict[str, Any], tags: Any = None, **extra: Any):
+        """A Create* call: the caller is the creator, and the response names the resource."""
+        base = {"created_at": self.at, "creator": self.creator, "api_arn": arn}
+        return self.observe(arn, kind, base | fields, tags=tag_map(tags) if tags else None, **extra)
+
+    def gone(self, arn: str, kind: Kind, state: str, **fields: Any) -> Observation:
+        return self.observe(arn, kind, {"state": state, "deleted_at": self.at, **fields})
+
+    def response_arn(self, key: str, fallback: str) -> str:
+        """The ARN as the service returned it (kept for API calls); the inventory key is canonical."""
+        return dig(self.response, key) or fallback
+
+
+Translator = Callable[[Call, dict[str, Any]], list[Observation]]
+TRANSLATORS: dict[str, tuple[type[BaseModel], Translator]] = {}
+
+
+def translates(*names: str, request: type[BaseModel]):
+    def register(translator: Translator) -> Translator:
+        for name in names:
+            TRANSLATORS[name] = (request, translator)
+        return translator
+
+    return register
+
+
+# --- Studio: user profiles, spaces, apps ---------------------------------------------------------
+
+
+@translates("CreateUserProfile", "DeleteUserProfile", request=m.UserProfileRequest)
+def _user_profile(call: Call, params: m.UserProfileRequest) -> list[Observation]:
+    arn = call.location.user_profile(params.domainId, params.userProfileName)
+    base = {"name": params.userProfileName, "domain_id": params.domainId}
+    if call.name == "DeleteUserProfile":
+        return [call.gone(arn, Kind.USER_PROFILE, "Deleting", **base)]
+    role = profile_role(params.userSettings)
+    fields = base | {"state": "Pending"} | ({"execution_role": role} if role else {})
+    return [call.created(call.response_arn("userProfileArn", arn), Kind.USER_PROFILE, fields, params.tags)]
+
+
+@translates("CreateSpace", "UpdateSpace", "DeleteSpace", request=m.SpaceRequest)
+def _space(call: Call, params: m.SpaceRequest) -> list[Observation]:
+    arn = call.location.space(params.domainId, params.spaceName)
+    base = {"name": params.spaceName, "domain_id": params.domainId}
+    if call.name == "DeleteSpace":
+        return [call.gone(arn, Kind.SPACE, "Deleting", **base)]
+    fields = base | space_facts(params.spaceSettings)
+    if call.name == "UpdateSpace":
+        return [call.observe(arn, Kind.SPACE, fields | {"state": "Updating", "last_modified_at": call.at})]
+    owner = params.ownershipSettings.ownerUserProfileName if params.ownershipSettings else None
+    sharing = params.spaceSharingSettings.sharingType if params.spaceSharingSettings else None
+    fields |= {"state": "Pending"}
+    fields |= {"studio_owner": owner} if owner else {}
+    fields |= {"sharing": sharing} if sharing else {}
+    return [call.created(call.response_arn("spaceArn", arn), Kind.SPACE, fields, params.tags)]
+
+
+@translates("CreateApp", "DeleteApp", request=m.AppRequest)
+def _app(call: Call, params: m.AppRequest) -> list[Observation]:
+    holder = params.spaceName or params.userProfileName or ""
+    arn = call.location.app(params.domainId, holder, params.appType, params.appName)
+    base = {"name": params.appName, "domain_id": params.domainId, "app_type": params.appType}
+    base |= {"studio_space": params.spaceName} if params.spaceName else {"studio_owner": params.userProfileName}
+    if call.name == "DeleteApp":
+        return [call.gone(arn, Kind.APP, "Deleting", **base)]
+    instance_type = params.resourceSpec.instanceType if params.resourceSpec else None
+    fields = base | {"state": "Pending"} | ({"instance_type": instance_type} if instance_type else {})
+    return [call.created(call.response_arn("appArn", arn), Kind.APP, fields, params.tags)]
+
+
+# --- Billable resources made from notebooks ------------------------------------------------------
+
+
+@translates("CreateEndpoint", "UpdateEndpoint", "DeleteEndpoint", request=m.EndpointRequest)
+def _endpoint(call: Call, params: m.EndpointRequest) -> list[Observation]:
+    arn = call.location.endpoint(params.endpointName)
+    base = {"name": params.endpointName}
+    if call.name == "DeleteEndpoint":
+        return [call.gone(arn, Kind.ENDPOINT, "Deleting", **base)]
+    fields = base | {"endpoint_config_name": params.endpointConfigName}
+    if call.name == "UpdateEndpoint":
+        return [call.observe(arn, Kind.ENDPOINT, fields | {"state": "Updating", "last_modified_at": call.at})]
+    fields |= {"state": "Creating"}
+    return [call.created(call.response_arn("endpointArn", arn), Kind.ENDPOINT, fields, params.tags)]
+
+
+@translates("CreateCluster", "DeleteCluster", request=m.HyperPodRequest)
+def _hyperpod(call: Call, params: m.HyperPodRequest) -> list[Observation]:
+    # HyperPod ARNs carry a cluster id, not the name: a call that names the cluster is resolved
+    # against the inventory by name before it is applied (see ingest).
+    given = params.clusterName
+    arn = canonical(given) if given.startswith("arn:") else call.location.sagemaker(f"cluster/{given}")
+    name = given.rsplit("/", 1)[-1]
+    if call.name == "DeleteCluster":
+        return [call.gone(arn, Kind.HYPERPOD_CLUSTER, "Deleting", name=name)]
+    groups = {
+        g.instanceGroupName: {"instance_type": g.instanceType, "instance_count": g.instanceCount or 0}
+        for g in params.instanceGroups
+    }
+    fields = {"name": name, "state": "Creating"}
+    return [
+        call.created(call.response_arn("clusterArn", arn), Kind.HYPERPOD_CLUSTER, fields, params.tags, groups=groups)
+    ]
+
+
+_MLFLOW_STATES = {
+    "CreateMlflowTrackingServer": "Creating",
+    "StartMlflowTrackingServer": "Starting",
+    "StopMlflowTrackingServer": "Stopping",
+}
+
+
+@translates(*_MLFLOW_STATES, "DeleteMlflowTrackingServer", request=m.MlflowRequest)
+def _mlflow(call: Call, params: m.MlflowRequest) -> list[Observation]:
+    arn = call.location.mlflow_tracking_server(params.trackingServerName)
+    base = {"name": params.trackingServerName}
+    if call.name == "DeleteMlflowTrackingServer":
+        return [call.gone(arn, Kind.MLFLOW_TRACKING_SERVER, "Deleting", **base)]
+    fields = base | {"state": _MLFLOW_STATES[call.name]}
+    if call.name != "CreateMlflowTrackingServer":
+        return [call.observe(arn, Kind.MLFLOW_TRACKING_SERVER, fields)]
+    size = params.trackingServerSize or "Small"  # the API's default size
+    fields |= {"tracking_server_size": size, "instance_type": f"mlflow.{size}"}
+    return [call.created(call.response_arn("trackingServerArn", arn), Kind.MLFLOW_TRACKING_SERVER, fields, params.tags)]
+
+
+_NOTEBOOK_STATES = {
+    "CreateNotebookInstance": "Pending",
+    "StartNotebookInstance": "Pending",
+    "StopNotebookInstance": "Stopping",
+}
+
+
+@translates(*_NOTEBOOK_STATES, "DeleteNotebookInstance", request=m.NotebookInstanceRequest)
+def _notebook(call: Call, params: m.NotebookInstanceRequest) -> list[Observation]:
+    arn = call.location.notebook_instance(params.notebookInstanceName)
+    base = {"name": params.notebookInstanceName}
+    if call.name == "DeleteNotebookInstance":
+        return [call.gone(arn, Kind.NOTEBOOK_INSTANCE, "Deleting", **base)]
+    fields = base | {"state": _NOTEBOOK_STATES[call.name]}
+    if call.name != "CreateNotebookInstance":
+        return [call.observe(arn, Kind.NOTEBOOK_INSTANCE, fields)]
+    fields |= {"instance_type": params.instanceType} if params.instanceType else {}
+    return [call.created(call.response_arn("notebookInstanceArn", arn), Kind.NOTEBOOK_INSTANCE, fields, params.tags)]
+
+
+# --- EMR -----------------------------------------------------------------------------------------
+
+
+@translates("RunJobFlow", request=m.RunJobFlowRequest)
+def _run_job_flow(call: Call, params: m.RunJobFlowRequest) -> list[Observation]:
+    cluster_id = dig(call.response, "jobFlowId")
+    if not cluster_id:
+        raise ValueError("RunJobFlow response has no jobFlowId")
+    arn = call.response_arn("clusterArn", call.location.emr_cluster(cluster_id))
+    fields: dict[str, Any] = {"name": params.name, "state": "STARTING"}
+    policy = params.autoTerminationPolicy
+    if policy and policy.idleTimeout:
+        fields["auto_termination_idle_seconds"] = policy.idleTimeout
+    return [call.created(arn, Kind.EMR_CLUSTER, fields, params.tags, groups=_emr_groups(params.instances))]
+
+
+def _emr_groups(instances: m.EmrInstances) -> dict[str, dict[str, Any]]:
+    groups: list[tuple[str, str, int, str | None]] = [
+        (g.instanceRole, g.instanceType, g.instanceCount, g.market) for g in instances.instanceGroups
+    ]
+    if not groups:  # the uniform-instance form: one master, the rest core
+        count = instances.instanceCount or 1
+        if instances.masterInstanceType:
+            groups.append(("MASTER", instances.masterInstanceType, 1, None))
+        if instances.slaveInstanceType and count > 1:
+            groups.append(("CORE", instances.slaveInstanceType, count - 1, None))
+    result: dict[str, dict[str, Any]] = {}
+    for role, instance_type, count, market in groups:
+        key = emr_group_key(role, instance_type, market)
+        held = result.get(key, {}).get("instance_count", 0)
+        result[key] = {
+            "role": role,
+            "instance_type": instance_type,
+            "instance_count": held + count,
+            "market": market or "ON_DEMAND",
+        }
+    return result
+
+
+@translates("TerminateJobFlows", request=m.TerminateJobFlowsRequest)
+def _terminate_job_flows(call: Call, params: m.TerminateJobFlowsRequest) -> list[Observation]:
+    return [
+        call.observe(call.location.emr_cluster(cluster_id), Kind.EMR_CLUSTER, {"state": "TERMINATING"})
+        for cluster_id in params.jobFlowIds
+    ]
+
+
+def creator_of(identity: m.UserIdentity, event_name: str) -> Creator:
+    return Creator(
+        source_identity=identity.source_identity,
+        role_arn=identity.role_arn,
+        principal_arn=identity.arn,
+        event_name=event_name,
+    )

@@ -1,0 +1,249 @@
+"""The inventory: merging observations into resource records, whatever order they arrive in.
+
+EventBridge delivers at least once and in no particular order, and the sweep repairs what events
+missed. Every field of a record is a last-writer-wins register stamped with the version of the
+observation that set it (:attr:`Observation.version`), and maps (tags, instance groups) are merged
+key by key. Merging is therefore commutative, associative and idempotent: any permutation of a set of
+observations, with duplicates, yields the same record, and an older event never overwrites newer state.
+Writes are conditional on the revision read, so concurrent updates of one item retry, never clobber.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from guardian.kinds import GONE, Kind, is_gone
+from guardian.models import KEYED_FIELDS, Observation, Resource
+
+MAX_WRITE_ATTEMPTS = 8
+
+
+class Conflict(Exception):
+    """Another writer changed the record since it was read."""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A state transition, kept as the resource's history."""
+
+    version: str
+    at: datetime
+    origin: str
+    state_before: str | None
+    state_after: str | None
+
+
+class Inventory(Protocol):
+    """Where resource records live: DynamoDB when deployed, memory for read-only audits."""
+
+    def get(self, arn: str) -> Resource | None: ...
+
+    def put(self, record: Resource, expected_revision: int, history: HistoryEntry | None) -> None:
+        """Store ``record`` if the stored revision is still ``expected_revision``, else raise Conflict."""
+
+    def by_kind(self, kind: Kind) -> Iterator[Resource]: ...
+
+    def by_space(self, space_arn: str) -> list[Resource]: ...
+
+    def by_name(self, kind: Kind, name: str) -> list[Resource]: ...
+
+    def by_owner(self, owner_key: str) -> list[Resource]:
+        """Resources whose owner is this profile ARN (or, where no ARN is known, this name)."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    before: Resource | None
+    after: Resource
+    changed: bool
+
+
+def merge(current: Resource | None, observation: Observation) -> Resource:
+    """Fold one observation into a record. Pure: the same inputs always give the same record."""
+    record: dict[str, Any] = (
+        current.model_dump()
+        if current
+        else {"arn": observation.arn, "kind": observation.kind, "first_seen_at": observation.observed_at}
+    )
+    versions = dict(record.get("versions") or {})
+    version = observation.version
+    for name, value in observation.fields.items():
+        if _wins(version, value, versions.get(name), record.get(name)):
+            record[name] = value
+            versions[name] = version
+    for map_name in KEYED_FIELDS:
+        incoming = getattr(observation, map_name)
+        if incoming is not None:
+            record[map_name] = _merge_map(
+                map_name, record.get(map_name) or {}, incoming, observation.complete_maps, version, versions
+            )
+    record["versions"] = versions
+    if record.get("first_seen_at") and observation.observed_at < record["first_seen_at"]:
+        record["first_seen_at"] = observation.observed_at
+    return Resource.model_validate(record)
+
+
+def _merge_map(
+    map_name: str,
+    held: dict[str, Any],
+    incoming: dict[str, Any],
+    complete: bool,
+    version: str,
+    versions: dict[str, str],
+) -> dict[str, Any]:
+    """Merge a map key by key (and a group attribute by attribute), each with its own version.
+
+    A complete map (a sweep's full tag set) also removes keys it lacks, and remembers its version so a
+    key that an older partial observation still carries is not brought back: merging stays commutative.
+    """
+    merged = {key: dict(value) if isinstance(value, dict) else value for key, value in held.items()}
+    snapshot_slot = f"{map_name}#complete"
+    snapshot = versions.get(snapshot_slot, "")
+    for key, value in incoming.items():
+        slot = f"{map_name}.{key}"
+        if key not in merged and version < snapshot:
+            continue  # a later complete view did not have it
+        if isinstance(value, dict):
+            group = merged.get(key) or {"name": key}
+            for attr, attr_value in value.items():
+                attr_slot = f"{slot}.{attr}"
+                if _wins(version, attr_value, versions.get(attr_slot), group.get(attr)):
+                    group[attr] = attr_value
+                    versions[attr_slot] = version
+            merged[key] = group
+            versions[slot] = max(versions.get(slot, ""), version)
+        elif _wins(version, value, versions.get(slot), merged.get(key)):
+            merged[key] = value
+            versions[slot] = version
+    if complete and version > snapshot:
+        versions[snapshot_slot] = version
+        for key in [k for k in merged if k not in incoming]:
+            if versions.get(f"{map_name}.{key}", "") < version:
+                del merged[key]
+    return merged
+
+
+def _wins(version: str, value: Any, held_version: str | None, held_value: Any) -> bool:
+    if held_version is None or version > held_version:
+        return True
+    if version < held_version:
+        return False
+    # Same instant, same event: break the tie on the value so every order agrees.
+    return _sort_key(value) > _sort_key(held_value)
+
+
+def _sort_key(value: Any) -> str:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+Derive = Callable[[Resource], Resource]
+
+
+def apply(inventory: Inventory, observation: Observation, derive: Derive = lambda r: r) -> Applied:
+    """Merge an observation into the stored record and write it back, retrying on concurrent writes.
+
+    ``derive`` recomputes derived fields (owner, activity) from the merged record before the write, so
+    the record and its attribution land together or not at all.
+    """
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        before = inventory.get(observation.arn)
+        after = derive(merge(before, observation))
+        if before is not None and _content(before) == _content(after):
+            return Applied(before, before, changed=False)
+        after = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
+        try:
+            inventory.put(after, before.revision if before else 0, _history(before, after, observation))
+        except Conflict:
+            continue
+        return Applied(before, after, changed=True)
+    raise Conflict(f"gave up on {observation.arn} after {MAX_WRITE_ATTEMPTS} concurrent updates")
+
+
+def rewrite(inventory: Inventory, arn: str, derive: Derive) -> Applied | None:
+    """Recompute a record's derived fields (after what they depend on changed) and store it if different."""
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        before = inventory.get(arn)
+        if before is None:
+            return None
+        after = derive(before)
+        if _content(before) == _content(after):
+            return Applied(before, before, changed=False)
+        after = after.model_copy(update={"revision": before.revision + 1})
+        try:
+            inventory.put(after, before.revision, None)
+        except Conflict:
+            continue
+        return Applied(before, after, changed=True)
+    raise Conflict(f"gave up on {arn} after {MAX_WRITE_ATTEMPTS} concurrent updates")
+
+
+def _content(record: Resource) -> dict[str, Any]:
+    return record.model_dump(exclude={"revision"})
+
+
+def _history(before: Resource | None, after: Resource, observation: Observation) -> HistoryEntry | None:
+    """A transition between two known states (a first sighting is the record itself, not history)."""
+    old_state = before.state if before else None
+    if old_state is None or after.state == old_state:
+        return None
+    return HistoryEntry(
+        version=observation.version,
+        at=observation.observed_at,
+        origin=observation.origin,
+        state_before=old_state,
+        state_after=after.state,
+    )
+
+
+def gone_observation(record: Resource, at: datetime, source_id: str, origin: str) -> Observation:
+    """The observation that a resource no longer exists (the sweep no longer lists it)."""
+    return Observation(
+        arn=record.arn,
+        kind=record.kind,
+        observed_at=at,
+        source_id=source_id,
+        origin=origin,
+        fields={"state": GONE, "deleted_at": record.deleted_at or at},
+    )
+
+
+def live(records: Iterable[Resource]) -> list[Resource]:
+    return [r for r in records if not is_gone(r.state)]
+
+
+class MemoryInventory:
+    """An inventory held in memory: read-only audits (`guardian inventory`, `guardian scan`)."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, Resource] = {}
+        self.history: list[tuple[str, HistoryEntry]] = []
+
+    def get(self, arn: str) -> Resource | None:
+        return self._records.get(arn)
+
+    def put(self, record: Resource, expected_revision: int, history: HistoryEntry | None) -> None:
+        held = self._records.get(record.arn)
+        if (held.revision if held else 0) != expected_revision:
+            raise Conflict(record.arn)
+        self._records[record.arn] = record
+        if history:
+            self.history.append((record.arn, history))
+
+    def by_kind(self, kind: Kind) -> Iterator[Resource]:
+        return iter(sorted((r for r in self._records.values() if r.kind is kind), key=lambda r: r.arn))
+
+    def by_space(self, space_arn: str) -> list[Resource]:
+        return [r for r in self._records.values() if r.space_arn == space_arn]
+
+    def by_name(self, kind: Kind, name: str) -> list[Resource]:
+        return [r for r in self._records.values() if r.kind is kind and r.name.lower() == name.lower()]
+
+    def by_owner(self, owner_key: str) -> list[Resource]:
+        return [r for r in self._records.values() if (r.owner_arn or r.owner) == owner_key]
+
+    def all(self) -> list[Resource]:
+        return sorted(self._records.values(), key=lambda r: (r.kind.value, r.arn))

@@ -1,0 +1,90 @@
+"""The kinds of resource the guardian tracks, and what is true of each kind."""
+
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    DOMAIN = "domain"
+    USER_PROFILE = "user-profile"
+    SPACE = "space"
+    APP = "app"
+    ENDPOINT = "endpoint"
+    EMR_CLUSTER = "emr-cluster"
+    HYPERPOD_CLUSTER = "hyperpod-cluster"
+    MLFLOW_TRACKING_SERVER = "mlflow-tracking-server"
+    NOTEBOOK_INSTANCE = "notebook-instance"
+
+
+# Things that bill on their own once created, whatever happens to the space that made them.
+BILLABLE_OUTSIDE_SPACE = frozenset(
+    {
+        Kind.ENDPOINT,
+        Kind.EMR_CLUSTER,
+        Kind.HYPERPOD_CLUSTER,
+        Kind.MLFLOW_TRACKING_SERVER,
+        Kind.NOTEBOOK_INSTANCE,
+    }
+)
+
+# Kinds onto which the guardian writes its ownership tags. Domains and user profiles are the
+# owners themselves; apps inherit from their space and are short-lived.
+TAGGABLE = BILLABLE_OUTSIDE_SPACE | {Kind.SPACE}
+
+# Studio kinds whose owner the Studio API states directly (no inference needed).
+STUDIO_NATIVE = frozenset({Kind.DOMAIN, Kind.USER_PROFILE, Kind.SPACE, Kind.APP})
+
+# The state the guardian records when a resource is gone. Each service spells "gone" its own way;
+# the inventory uses one word so queries and rules need not know them all.
+GONE = "Deleted"
+
+# States, per kind, in which a resource no longer exists or no longer bills.
+_GONE_STATES = {
+    "Deleted",
+    "Deleting",
+    "TERMINATED",
+    "TERMINATED_WITH_ERRORS",
+    "TERMINATING",
+    "Delete_Failed",
+}
+_STOPPED_STATES = {"Stopped", "Stopping"}
+
+
+def is_gone(state: str | None) -> bool:
+    return state in _GONE_STATES
+
+
+def is_billing(kind: Kind, state: str | None) -> bool:
+    """Whether a resource in this state is still accruing its hourly charge."""
+    if state is None or is_gone(state) or state in _STOPPED_STATES:
+        return False
+    if kind is Kind.ENDPOINT:
+        return state not in {"Failed", "OutOfService"}
+    if kind is Kind.APP:
+        return state in {"InService", "Pending"}
+    return state not in {"Failed", "CreateFailed", "StartFailed"}
+
+
+# Lifecycle rank used only to break ties between observations stamped with the same instant
+# (service samples share timestamps): at equal times the later lifecycle stage wins.
+_LIFECYCLE_RANK = {
+    "Pending": 1,
+    "Creating": 1,
+    "STARTING": 1,
+    "BOOTSTRAPPING": 2,
+    "InService": 3,
+    "RUNNING": 3,
+    "WAITING": 3,
+    "Updating": 4,
+    "Stopping": 5,
+    "Stopped": 6,
+    "Deleting": 7,
+    "TERMINATING": 7,
+    "Deleted": 8,
+    "TERMINATED": 8,
+    "TERMINATED_WITH_ERRORS": 8,
+    "Failed": 8,
+}
+
+
+def lifecycle_rank(state: str | None) -> int:
+    return _LIFECYCLE_RANK.get(state or "", 0)

@@ -1,0 +1,21 @@
+"""The IAM actions each function needs, gathered from the modules that make the calls.
+
+Each module declares what it calls beside the code that calls it (as Cloud Custodian declares
+permissions per action); template.yaml must grant each function exactly this set, and a test checks
+both that the template matches and that every call a function makes in the tests is declared here.
+"""
+
+from guardian import collectors, reconcile, recording
+
+# The inventory table: reads, conditional writes (TransactWriteItems is authorised as PutItem), queries.
+TABLE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+
+
+def _collectors() -> tuple[str, ...]:
+    return tuple(action for c in collectors.COLLECTORS for action in c.permissions)
+
+
+FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
+    "IngestFunction": frozenset(TABLE + recording.PERMISSIONS),
+    "SweepFunction": frozenset(TABLE + recording.PERMISSIONS + reconcile.PERMISSIONS + _collectors()),
+}

@@ -1,0 +1,210 @@
+"""Recording one observation: the core function both paths (events and the sweep) call.
+
+merge -> attribute -> conditional write; then what follows from the change: a space's activity
+when one of its apps changed, its members' attribution when the space changed, an endpoint's config,
+and the guardian's ownership tags on a resource that lacks them.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from guardian.arns import resource_path
+from guardian.derive import derive, space_activity, with_activity
+from guardian.facts import digest
+from guardian.inventory import Applied, apply, rewrite
+from guardian.kinds import TAGGABLE, Kind, is_billing, is_gone
+from guardian.models import Observation, Resource
+from guardian.observability import MetricUnit, logger, metrics
+from guardian.runtime import Guardian
+
+# Tags the guardian writes are newer than anything else observed at the same instant (the sweep's).
+TAGGED_AFTER_EVERYTHING = 99
+
+# What recording needs beyond the table: endpoint configs, and writing ownership tags.
+PERMISSIONS = ("sagemaker:DescribeEndpointConfig", "sagemaker:AddTags", "elasticmapreduce:AddTags")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What recording an observation did, for reports (`guardian replay`) and logs."""
+
+    resource: Resource
+    changed: bool
+    tagged: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "arn": self.resource.arn,
+            "kind": self.resource.kind.value,
+            "changed": self.changed,
+            "state": self.resource.state,
+            "owner": self.resource.owner,
+            "attribution": self.resource.attribution.source.value,
+            "tagged": list(self.tagged),
+        }
+
+
+def record(guardian: Guardian, observation: Observation, now: datetime, follow_up: bool = True) -> Outcome:
+    """Record one observation. ``follow_up`` updates related records at once (the event path); the
+    sweep, which records everything, does that in one pass at its end instead."""
+    observation = _resolve_by_name(guardian, observation)
+    applied = _apply(guardian, observation, now)
+    if follow_up:
+        _follow_up(guardian, applied, observation, now)
+    after = _describe_endpoint_config(guardian, applied.after, now)
+    tagged, after = tag_if_missing(guardian, after, now)
+    return Outcome(after, changed=applied.changed, tagged=tuple(sorted(tagged)))
+
+
+def _follow_up(guardian: Guardian, applied: Applied, observation: Observation, now: datetime) -> None:
+    after = applied.after
+    if applied.changed and after.kind in (Kind.USER_PROFILE, Kind.DOMAIN, Kind.SPACE):
+        guardian.forget_directory()
+    if after.kind is Kind.APP and after.space_arn:
+        refresh_space(guardian, after.space_arn, observation, now)
+    if after.kind is Kind.SPACE and applied.changed:
+        rederive(guardian, [m.arn for m in guardian.inventory.by_space(after.arn) if m.arn != after.arn], now)
+    if after.kind is Kind.USER_PROFILE and applied.changed:
+        # What names this person (by ARN, or by name before the profile was known) is re-attributed.
+        owned = guardian.inventory.by_owner(after.arn) + guardian.inventory.by_owner(after.name)
+        rederive(guardian, [m.arn for m in owned if m.arn != after.arn], now)
+
+
+def _apply(guardian: Guardian, observation: Observation, now: datetime) -> Applied:
+    directory = guardian.directory(now)
+    tags = guardian.ownership_tags
+    return apply(guardian.inventory, observation, derive=lambda r: derive(r, directory, tags))
+
+
+def rederive(guardian: Guardian, arns: list[str], now: datetime) -> int:
+    """Recompute owners of records whose evidence elsewhere changed; returns how many changed."""
+    directory = guardian.directory(now)
+    tags = guardian.ownership_tags
+    changed = 0
+    for arn in arns:
+        result = rewrite(guardian.inventory, arn, lambda r: derive(r, directory, tags))
+        changed += bool(result and result.changed)
+    return changed
+
+
+def refresh_space(guardian: Guardian, space_arn: str, cause: Observation, now: datetime) -> None:
+    """Recompute whether a space runs from the apps the inventory holds for it."""
+    activity = space_activity(guardian.inventory.by_space(space_arn))
+    if activity is None:
+        return
+    if guardian.inventory.get(space_arn) is None:
+        # An app of a space the inventory has not met: start the space's record from what is known.
+        domain_id, name = resource_path(space_arn)[:2]
+        stub = Observation(
+            arn=space_arn,
+            kind=Kind.SPACE,
+            observed_at=cause.observed_at,
+            source_id=cause.source_id,
+            origin=f"{cause.origin} (space of app)",
+            fields={"name": name, "domain_id": domain_id},
+        )
+        _apply(guardian, stub, now)
+    rewrite(guardian.inventory, space_arn, lambda space: with_activity(space, activity))
+
+
+def _resolve_by_name(guardian: Guardian, observation: Observation) -> Observation:
+    """HyperPod calls may name a cluster whose ARN carries an id: find it by name in the inventory."""
+    if observation.kind is not Kind.HYPERPOD_CLUSTER or guardian.inventory.get(observation.arn):
+        return observation
+    name = observation.fields.get("name") or resource_path(observation.arn)[-1]
+    known = [r for r in guardian.inventory.by_name(observation.kind, name) if not is_gone(r.state)]
+    if len(known) == 1:
+        return observation.model_copy(update={"arn": known[0].arn})
+    return observation
+
+
+def _describe_endpoint_config(guardian: Guardian, endpoint: Resource, now: datetime) -> Resource:
+    """Instance types live in the endpoint config, which no event carries: read it once per config."""
+    config = endpoint.endpoint_config_name
+    # Described even for a deleted endpoint (its config outlives it): the record must not depend on
+    # whether the deletion happened to be delivered before the update.
+    if endpoint.kind is not Kind.ENDPOINT or not config or endpoint.config_described == config:
+        return endpoint
+    try:
+        described = guardian.clients("sagemaker").describe_endpoint_config(EndpointConfigName=config)
+    except ClientError as error:
+        logger.warning(
+            "endpoint config unreadable",
+            extra={"arn": endpoint.arn, "config": config, "error": error.response["Error"]["Code"]},
+        )
+        return endpoint
+    observation = Observation(
+        arn=endpoint.arn,
+        kind=Kind.ENDPOINT,
+        observed_at=now,
+        source_id=f"describe:{config}",
+        origin="DescribeEndpointConfig",
+        fields={"config_described": config},
+        groups=variant_groups(described["ProductionVariants"], with_counts=False),
+    )
+    return _apply(guardian, observation, now).after
+
+
+def variant_groups(variants: list[dict[str, Any]], with_counts: bool) -> dict[str, dict[str, Any]]:
+    """Production variants (DescribeEndpointConfig or DescribeEndpoint) as instance groups."""
+    groups: dict[str, dict[str, Any]] = {}
+    for variant in variants:
+        group: dict[str, Any] = {}
+        if "InstanceType" in variant:
+            group["instance_type"] = variant["InstanceType"]
+        if "ServerlessConfig" in variant or "CurrentServerlessConfig" in variant:
+            group |= {"serverless": True, "instance_type": "serverless"}
+        elif "InstanceType" in variant:
+            group["serverless"] = False
+        if with_counts:
+            group["instance_count"] = int(variant.get("CurrentInstanceCount", variant.get("InitialInstanceCount", 0)))
+        groups[variant["VariantName"]] = group
+    return groups
+
+
+def tag_if_missing(guardian: Guardian, resource: Resource, now: datetime) -> tuple[dict[str, str], Resource]:
+    """Write the guardian's ownership tags onto a live, taggable resource that lacks them; returns the
+    tags written and the record as it now stands."""
+    if not guardian.write_tags or resource.kind not in TAGGABLE or not is_billing(resource.kind, resource.state):
+        return {}, resource
+    missing = guardian.ownership_tags.missing_on(resource)
+    if not missing:
+        return {}, resource
+    tag_list = [{"Key": key, "Value": value} for key, value in sorted(missing.items())]
+    try:
+        if resource.kind is Kind.EMR_CLUSTER:
+            guardian.clients("emr").add_tags(ResourceId=resource_path(resource.arn)[-1], Tags=tag_list)
+        else:
+            guardian.clients("sagemaker").add_tags(ResourceArn=resource.api_arn or resource.arn, Tags=tag_list)
+    except ClientError as error:
+        # Tagging is a convenience for cost allocation: a resource that refuses it is still recorded.
+        logger.warning(
+            "ownership tags not written", extra={"arn": resource.arn, "error": error.response["Error"]["Code"]}
+        )
+        metrics.add_metric(name="TagWriteFailures", unit=MetricUnit.Count, value=1)
+        return {}, resource
+    fields = {}
+    if resource.fingerprint:
+        # The next sweep will list these tags too: expect them, so it does not count them as a change.
+        summary_print = resource.fingerprint.partition("|")[0]
+        fields["fingerprint"] = f"{summary_print}|{digest(resource.tags | missing)}"
+    written = Observation(
+        arn=resource.arn,
+        kind=resource.kind,
+        observed_at=now,
+        source_id=f"guardian-tag:{now.isoformat()}",
+        origin="guardian:AddTags",
+        fields=fields,
+        tags=missing,
+        rank=TAGGED_AFTER_EVERYTHING,
+    )
+    after = _apply(guardian, written, now).after
+    logger.info(
+        "ownership tags written",
+        extra={"arn": resource.arn, "tags": missing, "source": resource.attribution.source.value},
+    )
+    metrics.add_metric(name="TagsWritten", unit=MetricUnit.Count, value=1)
+    return missing, after

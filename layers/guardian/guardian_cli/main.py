@@ -1,0 +1,311 @@
+"""`guardian`: sandbox, demo, replay, inventory and invoke, over the same core as the functions.
+
+Without ``--endpoint-url`` the demo, replay and invoke run on an embedded sandbox; ``inventory``
+audits whatever account the credentials reach (a real one, read-only) unless pointed at a sandbox.
+"""
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from guardian.aws import AwsClients
+from guardian.events import from_cloudtrail_record
+from guardian.observability import logger
+
+from guardian_cli.output import render, table
+
+INVENTORY_FIELDS = (
+    "arn",
+    "kind",
+    "name",
+    "state",
+    "owner",
+    "space",
+    "domain_id",
+    "sharing",
+    "instance_type",
+    "instance_count",
+    "attribution",
+)
+
+
+class _Stderr:
+    """The core logs JSON lines; on the command line they go to whatever stderr is at the time."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class InputError(Exception):
+    """Input the user gave that cannot be used: printed as a one-line message, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    # The CLI prints its own output: the core's JSON logs go to stderr, quietly, and the functions it
+    # runs locally emit no metrics (they would print to stdout).
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    logger.setLevel(os.environ.get("GUARDIAN_LOG_LEVEL", "WARNING"))
+    logger.registered_handler.setStream(_Stderr())
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    try:
+        return args.run(args)
+    except InputError as error:
+        print(f"guardian {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guardian", description="Studio Cost Guardian")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sandbox = commands.add_parser("sandbox", help="serve the sandbox (moto + Studio APIs) on 127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=5000)
+    sandbox.add_argument(
+        "--transition-seconds",
+        type=float,
+        default=2.0,
+        help="how long Studio resources stay Pending or Deleting (default 2)",
+    )
+    sandbox.set_defaults(run=_sandbox)
+
+    demo = commands.add_parser("demo", help="seed a Studio account, replay its day, print the inventory")
+    _endpoint_args(demo)
+    demo.set_defaults(run=_demo)
+
+    replay = commands.add_parser("replay", help="route EventBridge events to handlers by template.yaml's rules")
+    replay.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="a JSON event, an array of events, JSON lines, a CloudTrail log file or parked records",
+    )
+    _endpoint_args(replay)
+    replay.add_argument("--format", choices=("text", "json"), default="text")
+    replay.set_defaults(run=_replay)
+
+    inventory = commands.add_parser("inventory", help="reconcile an account read-only and print what it holds")
+    _endpoint_args(inventory)
+    inventory.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    inventory.add_argument("--tag-prefix", default="studio-cost-guardian")
+    inventory.set_defaults(run=_inventory)
+
+    invoke = commands.add_parser("invoke", help="invoke one function with sample events (make invoke-<fn>)")
+    invoke.add_argument("function", help="a function's directory name (ingest, sweep) or logical id")
+    invoke.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _endpoint_args(invoke)
+    invoke.set_defaults(run=_invoke)
+    return parser
+
+
+def _endpoint_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint, e.g. `guardian sandbox`'s")
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+
+@contextlib.contextmanager
+def _account(args: argparse.Namespace, embedded_default: bool = True) -> Iterator[AwsClients]:
+    """Clients for the account a command works on: a sandbox at --endpoint-url, an embedded one, or AWS."""
+    from guardian_sandbox import embedded, use_fake_credentials
+
+    if args.endpoint_url:
+        use_fake_credentials()
+        yield AwsClients(region=args.region, endpoint_url=args.endpoint_url)
+    elif embedded_default:
+        with embedded(args.region) as clients:
+            yield clients
+    else:
+        yield AwsClients(region=args.region)
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from guardian_sandbox import studio
+    from guardian_sandbox.server import SandboxServer
+
+    studio.settings.transition_seconds = args.transition_seconds
+    server = SandboxServer(args.port)
+    print(
+        f"Sandbox on {server.url} (moto + SageMaker Studio APIs). Use it with:\n"
+        f"  export AWS_ENDPOINT_URL={server.url} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox\n"
+        f"  guardian demo --endpoint-url {server.url}\nCtrl-C stops it.",
+        flush=True,
+    )
+    server.serve_forever()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from guardian_sandbox import demo
+
+    with _account(args) as clients:
+        result = demo.run(clients, print)
+    rows = demo.inventory_rows(result.resources)
+    print(table(rows, demo.INVENTORY_COLUMNS))
+    by_source: dict[str, int] = {}
+    for row in rows:
+        by_source[row["attribution"]] = by_source.get(row["attribution"], 0) + 1
+    tagged = sum(row["tagged"] for row in rows)
+    print(
+        f"\n{len(rows)} resources; owners by source: "
+        + ", ".join(f"{source} {count}" for source, count in sorted(by_source.items()))
+        + f"; {tagged} carry the guardian's ownership tags."
+    )
+    print(
+        f"{result.delivered} deliveries, {result.rejected} rejected and parked for replay; "
+        f"duplicates and late events changed nothing they should not have."
+    )
+    if args.endpoint_url:
+        print(
+            f"State left in the sandbox at {args.endpoint_url}: try `guardian inventory --endpoint-url "
+            f"{args.endpoint_url} --format json`."
+        )
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from guardian_sandbox.stack import LocalStack
+
+    events = [event for path in args.files for event in read_events(path)]
+    with _account(args) as clients:
+        stack = LocalStack(clients).deploy()
+        reports, failed = [], 0
+        for index, event in enumerate(events, 1):
+            deliveries = stack.deliver(event)
+            entry: dict[str, Any] = {
+                "event": index,
+                "id": event.get("id"),
+                "detail-type": event.get("detail-type"),
+                "matched": [f"{d.rule.function}/{d.rule.name}" for d in deliveries],
+            }
+            if not deliveries:
+                entry["error"] = "no rule in template.yaml matches this event"
+            for delivery in deliveries:
+                if delivery.error is not None:
+                    entry["error"] = str(delivery.error)
+                else:
+                    entry["result"] = delivery.result
+            failed += "error" in entry
+            reports.append(entry)
+    if args.format == "json":
+        print(json.dumps(reports, indent=2, default=str))
+    else:
+        for entry in reports:
+            print(_replay_line(entry))
+        print(f"{len(events)} events, {len(events) - failed} recorded, {failed} rejected or unmatched")
+    return 1 if failed else 0
+
+
+def _replay_line(entry: dict[str, Any]) -> str:
+    head = f"#{entry['event']} {entry['detail-type']} -> {', '.join(entry['matched']) or 'no rule'}"
+    if "error" in entry:
+        return f"{head}: REJECTED: {entry['error']}"
+    result = entry["result"]
+    if result.get("ignored"):
+        return f"{head}: ignored ({result['ignored']})"
+    parts = [
+        f"{r['kind']} {r['arn'].rsplit(':', 1)[-1]} {r['state']} owner={r['owner'] or '?'} [{r['attribution']}]"
+        + (" changed" if r["changed"] else " unchanged")
+        + (" +tags" if r["tagged"] else "")
+        for r in result["resources"]
+    ]
+    return f"{head}: {'; '.join(parts)}"
+
+
+def _inventory(args: argparse.Namespace) -> int:
+    from guardian.audit import audit_inventory
+
+    with _account(args, embedded_default=False) as clients:
+        inventory, report = audit_inventory(clients, datetime.now(UTC), args.tag_prefix)
+    rows = [{k: r.summary()[k] for k in INVENTORY_FIELDS} for r in inventory.all()]
+    print(render(rows, args.format, INVENTORY_FIELDS))
+    problems = [f"{kind}: {error}" for kind, k in report.kinds.items() for error in k.errors]
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from guardian_sandbox.stack import LocalStack
+    from guardian_sandbox.template import template
+
+    functions = template().functions()
+    logical_id = next(
+        (
+            f
+            for f, r in functions.items()
+            if f == args.function or Path(r["Properties"]["CodeUri"]).name == args.function
+        ),
+        None,
+    )
+    if logical_id is None:
+        raise InputError(f"no function {args.function!r} in template.yaml (have: {', '.join(functions)})")
+    events = [event for path in args.files for event in read_events(path)]
+    status = 0
+    with _account(args) as clients:
+        stack = LocalStack(clients).deploy()
+        for path_event in events:
+            try:
+                print(json.dumps(stack.invoke(logical_id, path_event), indent=2, default=str))
+            except Exception as error:  # the function's failure is what the user asked to see
+                print(f"{logical_id} failed: {type(error).__name__}: {error}", file=sys.stderr)
+                status = 1
+    return status
+
+
+# --- input -------------------------------------------------------------------------------------------
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """Events from a file: one JSON object, an array, JSON lines, a CloudTrail log file ({"Records": []}),
+    or records parked by Lambda's on-failure destination ({"requestPayload": ...})."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise InputError(f"{path}: {error.strerror}") from error
+    try:
+        documents = [json.loads(text)]
+    except json.JSONDecodeError:
+        documents = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    documents.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise InputError(f"{path}:{number}: not JSON ({error.msg})") from error
+    events: list[dict[str, Any]] = []
+    for document in documents:
+        items = document if isinstance(document, list) else [document]
+        for item in items:
+            events.extend(_unwrap(item, path))
+    return events
+
+
+def _unwrap(item: Any, path: Path) -> list[dict[str, Any]]:
+    if not isinstance(item, dict):
+        raise InputError(f"{path}: expected JSON objects, found {type(item).__name__}")
+    if "Records" in item and isinstance(item["Records"], list):
+        return [from_cloudtrail_record(record) for record in item["Records"]]
+    if "requestPayload" in item:
+        return [item["requestPayload"]]
+    if "eventSource" in item and "detail" not in item:
+        return [from_cloudtrail_record(item)]
+    return [item]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+"""A realistic Studio account and a scripted day of its events, for the demo and the end-to-end tests.
+
+The account (one domain, four people, private and shared spaces, endpoints with and without Studio's
+auto-tags, EMR, HyperPod, MLflow, a classic notebook) is created through the sandbox's API with boto3,
+exactly as Studio and its users would; the day's events are what CloudTrail, SageMaker and EMR would
+have sent EventBridge for those calls, delivered late, twice and out of order as EventBridge may.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from guardian.arns import Location
+from guardian.aws import AwsClients
+
+from guardian_sandbox.eventfactory import Caller, EventFactory
+
+DOMAIN_NAME = "studio"
+DEFAULT_ROLE = "AmazonSageMaker-ExecutionRole-Default"
+SHARED_SPACE_ROLE = "AmazonSageMaker-SharedSpaces"
+# alice and carol have roles of their own; bob and dave share the domain's default role.
+PROFILES = {
+    "alice": "AmazonSageMaker-ExecutionRole-alice",
+    "bob": None,
+    "carol": "AmazonSageMaker-ExecutionRole-carol",
+    "dave": None,
+}
+
+
+@dataclass
+class ScheduledEvent:
+    at: datetime
+    label: str
+    event: dict[str, Any]
+
+
+@dataclass
+class Day:
+    """What the scenario made, and the events of its day in delivery order."""
+
+    domain_id: str
+    events: list[ScheduledEvent] = field(default_factory=list)
+    resources: dict[str, str] = field(default_factory=dict)  # name -> ARN as the API returned it
+
+
+def role_arn(location: Location, role: str) -> str:
+    return f"arn:aws:iam::{location.account}:role/service-role/{role}"
+
+
+class StudioAccount:
+    """Builds the account through the API and writes down the events that building it causes."""
+
+    def __init__(self, clients: AwsClients, location: Location, start: datetime) -> None:
+        self.sm = clients("sagemaker")
+        self.emr = clients("emr")
+        self.location = location
+        self.start = start
+        self.factory = EventFactory(location)
+        self.day: Day | None = None
+
+    def at(self, hours: float) -> datetime:
+        return self.start + timedelta(hours=hours)
+
+    def emit(self, hours: float, label: str, event: dict[str, Any]) -> None:
+        self.day.events.append(ScheduledEvent(self.at(hours), label, event))
+
+    def call(self, hours: float, name: str, caller: Caller, request: dict, response: dict | None) -> None:
+        self.emit(
+            hours, f"{name} {_label(request)}", self.factory.api_call(name, self.at(hours), caller, request, response)
+        )
+
+    def build(self) -> Day:
+        loc = self.location
+        domain = self.sm.create_domain(
+            DomainName=DOMAIN_NAME,
+            AuthMode="IAM",
+            SubnetIds=["subnet-0a1b2c3d"],
+            VpcId="vpc-0a1b2c3d",
+            DefaultUserSettings={"ExecutionRole": role_arn(loc, DEFAULT_ROLE)},
+            DefaultSpaceSettings={"ExecutionRole": role_arn(loc, SHARED_SPACE_ROLE)},
+            DomainSettings={"ExecutionRoleIdentityConfig": "USER_PROFILE_NAME"},
+        )
+        domain_id = domain["DomainArn"].rsplit("/", 1)[-1]
+        self.day = Day(domain_id)
+        admin = Caller(iam_user="platform-admin")
+        for name, role in PROFILES.items():
+            settings = {"ExecutionRole": role_arn(loc, role)} if role else {}
+            arn = self.sm.create_user_profile(DomainId=domain_id, UserProfileName=name, UserSettings=settings)
+            request = {"domainId": domain_id, "userProfileName": name}
+            if role:
+                request["userSettings"] = {"executionRole": role_arn(loc, role)}
+            self.call(-24, "CreateUserProfile", admin, request, {"userProfileArn": arn["UserProfileArn"]})
+        self._spaces(domain_id)
+        self._endpoints(domain_id)
+        self._emr()
+        self._others(domain_id)
+        return self.day
+
+    def caller(self, profile: str) -> Caller:
+        """A call made from a notebook of this profile (the domain sets USER_PROFILE_NAME)."""
+        return Caller(role=PROFILES[profile] or DEFAULT_ROLE, source_identity=profile)
+
+    def _spaces(self, domain_id: str) -> None:
+        spaces = [  # name, owner, sharing, app type, instance type, started (h), stopped (h)
+            ("alice-lab", "alice", "Private", "JupyterLab", "ml.g5.xlarge", 0.0, 9.0),
+            ("bob-code", "bob", "Private", "CodeEditor", "ml.m5.large", 1.0, None),
+            ("team-notebooks", "carol", "Shared", "JupyterLab", "ml.t3.medium", 0.5, None),
+            ("dave-scratch", "dave", "Private", "JupyterLab", "ml.t3.medium", None, None),
+        ]
+        for name, owner, sharing, app_type, instance_type, started, stopped in spaces:
+            settings_key = "JupyterLabAppSettings" if app_type == "JupyterLab" else "CodeEditorAppSettings"
+            settings = {
+                "AppType": app_type,
+                settings_key: {"DefaultResourceSpec": {"InstanceType": instance_type}},
+                "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 50}},
+            }
+            created = self.sm.create_space(
+                DomainId=domain_id,
+                SpaceName=name,
+                SpaceSettings=settings,
+                OwnershipSettings={"OwnerUserProfileName": owner},
+                SpaceSharingSettings={"SharingType": sharing},
+            )
+            self.day.resources[name] = created["SpaceArn"]
+            request = {
+                "domainId": domain_id,
+                "spaceName": name,
+                "ownershipSettings": {"ownerUserProfileName": owner},
+                "spaceSharingSettings": {"sharingType": sharing},
+                "spaceSettings": {
+                    "appType": app_type,
+                    settings_key[0].lower() + settings_key[1:]: {
+                        "defaultResourceSpec": {"instanceType": instance_type}
+                    },
+                },
+            }
+            self.call(-20, "CreateSpace", self.caller(owner), request, {"spaceArn": created["SpaceArn"]})
+            if started is None:
+                continue
+            app = {"domainId": domain_id, "spaceName": name, "appType": app_type, "appName": "default"}
+            response = self.sm.create_app(DomainId=domain_id, SpaceName=name, AppType=app_type, AppName="default")
+            self.call(
+                started,
+                "CreateApp",
+                self.caller(owner),
+                app | {"resourceSpec": {"instanceType": instance_type}},
+                {"appArn": response["AppArn"]},
+            )
+            if stopped is not None:
+                self.sm.delete_app(DomainId=domain_id, SpaceName=name, AppType=app_type, AppName="default")
+                self.call(stopped, "DeleteApp", self.caller(owner), app, None)
+
+    def _endpoints(self, domain_id: str) -> None:
+        self.sm.create_model(
+            ModelName="demo-model",
+            ExecutionRoleArn=role_arn(self.location, DEFAULT_ROLE),
+            PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1"},
+        )
+        space = self.day.resources
+        studio_tags = {
+            "alice": [
+                {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "alice")},
+                {"Key": "sagemaker:space-arn", "Value": space["alice-lab"]},
+                {"Key": "sagemaker:domain-arn", "Value": self.location.domain(domain_id)},
+            ],
+        }
+        endpoints = [  # name, created by, tags, instance type (None: serverless), count, created (h)
+            ("fraud-xgb", self.caller("alice"), studio_tags["alice"], "ml.m5.xlarge", 1, 1.5),
+            ("alice-serverless", self.caller("alice"), studio_tags["alice"], None, 0, 2.0),
+            ("churn-llm", self.caller("bob"), [], "ml.g5.2xlarge", 1, 2.5),
+            ("carol-batch", Caller(role=PROFILES["carol"]), [], "ml.c5.xlarge", 2, 3.0),
+            ("legacy-scoring", Caller(iam_user="intern"), [], "ml.m5.large", 1, 3.5),
+        ]
+        for name, caller, tags, instance_type, count, hours in endpoints:
+            variant: dict[str, Any] = {"VariantName": "AllTraffic", "ModelName": "demo-model"}
+            if instance_type:
+                variant |= {"InstanceType": instance_type, "InitialInstanceCount": count}
+            else:
+                variant |= {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}
+            self.sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=[variant])
+            arn = self.sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config", Tags=tags)[
+                "EndpointArn"
+            ]
+            self.day.resources[name] = arn
+            request = {"endpointName": name, "endpointConfigName": f"{name}-config"}
+            self.call(hours, "CreateEndpoint", caller, request, {"endpointArn": arn})
+            created = self.at(hours)
+            counts = {
+                "VariantName": "AllTraffic",
+                "CurrentWeight": 1.0,
+                "DesiredWeight": 1.0,
+                "CurrentInstanceCount": float(count),
+                "DesiredInstanceCount": float(count),
+            }
+            event_tags = {t["Key"]: t["Value"] for t in tags}
+            for status, delay in (("CREATING", 0.01), ("IN_SERVICE", 0.15)):
+                self.emit(
+                    hours + delay,
+                    f"Endpoint {status} {name}",
+                    self.factory.endpoint_state(
+                        self.at(hours + delay), name, arn, status, f"{name}-config", [counts], created, event_tags
+                    ),
+                )
+
+    def _emr(self) -> None:
+        clusters = [  # name, caller, auto-termination (s), guardian tag owner, started (h)
+            ("spark-etl", self.caller("alice"), None, None, 4.0),
+            ("adhoc-presto", Caller(iam_user="analytics-bot"), 3600, "dave", 5.0),
+        ]
+        for name, caller, idle_timeout, tagged_owner, hours in clusters:
+            tags = [{"Key": "studio-cost-guardian:owner", "Value": tagged_owner}] if tagged_owner else []
+            args: dict[str, Any] = {
+                "Name": name,
+                "ReleaseLabel": "emr-7.2.0",
+                "JobFlowRole": "EMR_EC2_DefaultRole",
+                "ServiceRole": "EMR_DefaultRole",
+                "Tags": tags,
+                "Instances": {
+                    "KeepJobFlowAliveWhenNoSteps": True,
+                    "InstanceGroups": [
+                        {"Name": "Primary", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1},
+                        {"Name": "Core", "InstanceRole": "CORE", "InstanceType": "m5.2xlarge", "InstanceCount": 2},
+                    ],
+                },
+            }
+            if idle_timeout:
+                args["AutoTerminationPolicy"] = {"IdleTimeout": idle_timeout}
+            cluster_id = self.emr.run_job_flow(**args)["JobFlowId"]
+            self.day.resources[name] = self.location.emr_cluster(cluster_id)
+            request = {
+                "name": name,
+                "releaseLabel": "emr-7.2.0",
+                "tags": [{"key": t["Key"], "value": t["Value"]} for t in tags],
+                "instances": {
+                    "keepJobFlowAliveWhenNoSteps": True,
+                    "instanceGroups": [
+                        {"name": "Primary", "instanceRole": "MASTER", "instanceType": "m5.xlarge", "instanceCount": 1},
+                        {"name": "Core", "instanceRole": "CORE", "instanceType": "m5.2xlarge", "instanceCount": 2},
+                    ],
+                },
+            }
+            if idle_timeout:
+                request["autoTerminationPolicy"] = {"idleTimeout": idle_timeout}
+            self.call(hours, "RunJobFlow", caller, request, {"jobFlowId": cluster_id})
+            self.emit(
+                hours + 0.01,
+                f"EMR STARTING {name}",
+                self.factory.emr_state(self.at(hours + 0.01), cluster_id, name, "STARTING"),
+            )
+            self.emit(
+                hours + 0.2,
+                f"EMR WAITING {name}",
+                self.factory.emr_state(self.at(hours + 0.2), cluster_id, name, "WAITING"),
+            )
+
+    def _others(self, domain_id: str) -> None:
+        carol_tags = [
+            {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "carol")},
+            {"Key": "sagemaker:space-arn", "Value": self.day.resources["team-notebooks"]},
+        ]
+        server = self.sm.create_mlflow_tracking_server(
+            TrackingServerName="team-tracking",
+            ArtifactStoreUri="s3://sagemaker-team-mlflow/artifacts",
+            RoleArn=role_arn(self.location, PROFILES["carol"]),
+            TrackingServerSize="Small",
+            Tags=carol_tags,
+        )
+        self.day.resources["team-tracking"] = server["TrackingServerArn"]
+        self.call(
+            6.0,
+            "CreateMlflowTrackingServer",
+            self.caller("carol"),
+            {
+                "trackingServerName": "team-tracking",
+                "trackingServerSize": "Small",
+                "artifactStoreUri": "s3://sagemaker-team-mlflow/artifacts",
+            },
+            {"trackingServerArn": server["TrackingServerArn"]},
+        )
+        group = {
+            "InstanceGroupName": "workers",
+            "InstanceType": "ml.g5.8xlarge",
+            "InstanceCount": 2,
+            "LifeCycleConfig": {"SourceS3Uri": "s3://sagemaker-lifecycle/scripts/", "OnCreate": "on_create.sh"},
+            "ExecutionRole": role_arn(self.location, DEFAULT_ROLE),
+            "ThreadsPerCore": 1,
+        }
+        cluster_arn = self.sm.create_cluster(ClusterName="llm-train", InstanceGroups=[group])["ClusterArn"]
+        self.day.resources["llm-train"] = cluster_arn
+        self.call(
+            6.5,
+            "CreateCluster",
+            self.caller("dave"),
+            {
+                "clusterName": "llm-train",
+                "instanceGroups": [
+                    {"instanceGroupName": "workers", "instanceType": "ml.g5.8xlarge", "instanceCount": 2}
+                ],
+            },
+            {"clusterArn": cluster_arn},
+        )
+        notebook = self.sm.create_notebook_instance(
+            NotebookInstanceName="classic-nb",
+            InstanceType="ml.t3.medium",
+            RoleArn=role_arn(self.location, DEFAULT_ROLE),
+        )
+        self.day.resources["classic-nb"] = notebook["NotebookInstanceArn"]
+        self.call(
+            7.0,
+            "CreateNotebookInstance",
+            Caller(iam_user="bob.smith"),
+            {"notebookInstanceName": "classic-nb", "instanceType": "ml.t3.medium"},
+            {"notebookInstanceArn": notebook["NotebookInstanceArn"]},
+        )
+
+
+def _label(request: dict[str, Any]) -> str:
+    for key in (
+        "spaceName",
+        "endpointName",
+        "name",
+        "trackingServerName",
+        "clusterName",
+        "notebookInstanceName",
+        "userProfileName",
+    ):
+        if key in request:
+            return request[key]
+    return ""
+
+
+def delivery_order(day: Day) -> list[ScheduledEvent]:
+    """Events in time order, then as EventBridge may really deliver them: one late, two twice."""
+    ordered = sorted(day.events, key=lambda e: e.at)
+    late = next(i for i, e in enumerate(ordered) if e.label.startswith("CreateEndpoint churn-llm"))
+    in_service = next(i for i, e in enumerate(ordered) if e.label == "Endpoint IN_SERVICE churn-llm")
+    ordered.insert(in_service, ordered.pop(late))  # the state change arrives before its CreateEndpoint
+    duplicates = [e for e in ordered if e.label in ("CreateEndpoint fraud-xgb", "DeleteApp alice-lab")]
+    return ordered + duplicates
+
+
+def malformed_event(factory: EventFactory, at: datetime) -> dict[str, Any]:
+    """An EMR event whose JSON-in-a-string reason is cut short: the kind of input that must be parked."""
+    event = factory.emr_state(at, "j-1BROKEN0000", "broken", "WAITING")
+    event["detail"]["stateChangeReason"] = '{"code":'
+    return event

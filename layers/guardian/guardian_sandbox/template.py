@@ -1,0 +1,128 @@
+"""template.yaml, read the way the sandbox and the tests need it: so the fakes cannot drift from the
+infrastructure, the table schema, the functions' environment and the rule patterns all come from here."""
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form intrinsics (!Ref, !Sub, !GetAtt ...) as plain dicts."""
+
+
+def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Rule:
+    function: str  # logical id of the target function
+    name: str  # the event's name in the function's Events
+    pattern: dict[str, Any]
+
+    @property
+    def pattern_json(self) -> str:
+        return json.dumps(self.pattern)
+
+
+class Template:
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.document = document
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE_PATH) -> "Template":
+        return cls(yaml.load(path.read_text(), Loader=_CloudFormationLoader))
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return self.document["Resources"]
+
+    def parameter_default(self, name: str) -> str:
+        return str(self.document["Parameters"][name]["Default"])
+
+    def functions(self) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.resources.items() if v["Type"] == "AWS::Serverless::Function"}
+
+    def function_dir(self, function: str) -> Path:
+        return PROJECT_ROOT / self.functions()[function]["Properties"]["CodeUri"]
+
+    def rules(self) -> list[Rule]:
+        return [
+            Rule(function, name, event["Properties"]["Pattern"])
+            for function, resource in self.functions().items()
+            for name, event in (resource["Properties"].get("Events") or {}).items()
+            if event["Type"] == "EventBridgeRule"
+        ]
+
+    def table_definition(self, name: str = "GuardianTable") -> dict[str, Any]:
+        """The table's properties in CreateTable's shape, for moto or a local DynamoDB."""
+        props = self.resources[name]["Properties"]
+        definition = {
+            "TableName": "",
+            "BillingMode": props["BillingMode"],
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "GlobalSecondaryIndexes": props.get("GlobalSecondaryIndexes", []),
+        }
+        if "StreamSpecification" in props:
+            definition["StreamSpecification"] = {"StreamEnabled": True} | props["StreamSpecification"]
+        return definition
+
+    def environment(self, function: str, refs: dict[str, str]) -> dict[str, str]:
+        """A function's environment, with !Ref to parameters (their defaults) and resources resolved."""
+        variables = dict(self.document["Globals"]["Function"]["Environment"]["Variables"])
+        own = self.functions()[function]["Properties"].get("Environment", {}).get("Variables", {})
+        variables.update(own)
+        return {key: self._resolve(value, refs) for key, value in variables.items()}
+
+    def _resolve(self, value: Any, refs: dict[str, str]) -> str:
+        if isinstance(value, dict) and "Ref" in value:
+            name = value["Ref"]
+            if name in refs:
+                return refs[name]
+            if name in self.document.get("Parameters", {}):
+                return self.parameter_default(name)
+            raise KeyError(f"no local value for !Ref {name}")
+        return str(value)
+
+    def policy_actions(self, function: str) -> set[str]:
+        """Every IAM action a function's inline policies allow."""
+        actions: set[str] = set()
+        for policy in self.functions()[function]["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                if statement.get("Effect") == "Allow":
+                    listed = statement["Action"]
+                    actions.update([listed] if isinstance(listed, str) else listed)
+        return actions
+
+    def policy_statements(self, function: str) -> list[dict[str, Any]]:
+        return [
+            statement
+            for policy in self.functions()[function]["Properties"].get("Policies", [])
+            if isinstance(policy, dict)
+            for statement in policy.get("Statement", [])
+        ]
+
+
+@cache
+def template() -> Template:
+    return Template.load()

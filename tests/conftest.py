@@ -1,0 +1,87 @@
+"""Shared fixtures: one embedded sandbox per test (moto's habit: one mock per test), the template's own
+table in it, and the sample events in events/ and tests/fixtures/aws-reference (AWS's own samples)."""
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from guardian.aws import AwsClients
+from guardian.observability import logger, metrics
+from guardian.runtime import Guardian, from_env
+from guardian_sandbox import embedded, studio
+from guardian_sandbox.stack import LocalStack
+from hypothesis import settings
+
+# Each ordering example replays a day into a fresh sandbox table: 25 per run; HYPOTHESIS_PROFILE=thorough for more.
+settings.register_profile("default", max_examples=25)
+settings.register_profile("thorough", max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+REFERENCE = Path(__file__).parent / "fixtures" / "aws-reference"
+
+
+def load(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
+def reference(name: str) -> dict[str, Any]:
+    return load(REFERENCE / name)
+
+
+def sample(name: str, function: str = "ingest") -> dict[str, Any]:
+    return load(EVENTS / function / name)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_fast_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "StudioCostGuardian")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)  # the CLI sets it for itself
+    level = logger.log_level
+    monkeypatch.setattr(studio.settings, "transition_seconds", 0.0)
+    yield
+    logger.setLevel(level)
+    # Metrics of core calls made outside a handler would pile up and print themselves at 100 values.
+    metrics.clear_metrics()
+
+
+class _CurrentStdout:
+    """Whatever sys.stdout is when a line is written (the logger otherwise keeps the stream it was
+    created with, which is not the one pytest captures for this test)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def captured(capsys: pytest.CaptureFixture) -> Iterator[pytest.CaptureFixture]:
+    """stdout as the function's log and metric lines reach CloudWatch."""
+    previous = logger.registered_handler.setStream(_CurrentStdout())
+    yield capsys
+    logger.registered_handler.setStream(previous)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[AwsClients]:
+    with embedded("us-east-1") as clients:
+        yield clients
+
+
+@pytest.fixture
+def stack(sandbox: AwsClients) -> LocalStack:
+    return LocalStack(sandbox).deploy()
+
+
+@pytest.fixture
+def guardian(stack: LocalStack) -> Guardian:
+    """The core as the ingest function configures it from the template, over the sandbox table."""
+    return from_env(stack.environment("IngestFunction"), clients=stack.clients)

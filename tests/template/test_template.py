@@ -1,0 +1,95 @@
+"""template.yaml against the code: each function is granted exactly the IAM actions its modules
+declare, every call it makes in the tests is among them, mutating actions never get `*`, and the
+layer is built for the runtime and architecture the functions declare."""
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from guardian.arns import Location
+from guardian.permissions import FUNCTION_PERMISSIONS
+from guardian_sandbox.calls import recording
+from guardian_sandbox.scenario import StudioAccount
+from guardian_sandbox.stack import SANDBOX_ACCOUNT
+from guardian_sandbox.template import PROJECT_ROOT, template
+
+from tests.conftest import EVENTS, load, sample
+
+READ_ONLY = re.compile(r":(List|Describe|Get|Query|BatchGet|Scan)")
+
+
+def test_every_function_in_the_template_has_declared_permissions():
+    assert set(template().functions()) == set(FUNCTION_PERMISSIONS)
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_PERMISSIONS))
+def test_the_template_grants_exactly_what_the_code_declares(function):
+    assert template().policy_actions(function) == set(FUNCTION_PERMISSIONS[function])
+
+
+@pytest.mark.parametrize("function", sorted(FUNCTION_PERMISSIONS))
+def test_mutating_actions_are_never_granted_on_every_resource(function):
+    for statement in template().policy_statements(function):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        mutating = [a for a in actions if not READ_ONLY.search(a)]
+        if mutating:
+            assert statement["Resource"] != "*", f"{function} grants {mutating} on *"
+        assert all("*" not in action for action in actions)
+
+
+def test_the_functions_call_nothing_they_are_not_granted(stack):
+    """Run the demo's account and day through both functions and compare every call with the grants."""
+    account = StudioAccount(stack.clients, Location("us-east-1", SANDBOX_ACCOUNT), datetime(2026, 11, 20, tzinfo=UTC))
+    day = account.build()
+    with recording() as ingest_calls:
+        for scheduled in day.events:
+            stack.invoke("IngestFunction", scheduled.event)
+    with recording() as sweep_calls:
+        stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))
+        stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))
+    assert ingest_calls.iam_actions() == FUNCTION_PERMISSIONS["IngestFunction"]
+    assert sweep_calls.iam_actions() <= FUNCTION_PERMISSIONS["SweepFunction"]
+    # The grants are not speculative: the scenario exercises all but what it has no case for (no
+    # instance-fleet EMR cluster; events already described the configs and tagged the clusters).
+    not_exercised = FUNCTION_PERMISSIONS["SweepFunction"] - sweep_calls.iam_actions()
+    assert not_exercised <= {
+        "elasticmapreduce:ListInstanceFleets",
+        "sagemaker:DescribeEndpointConfig",
+        "elasticmapreduce:AddTags",
+    }
+
+
+def test_the_layer_is_built_for_the_declared_runtime_and_architecture():
+    globals_ = template().document["Globals"]["Function"]
+    makefile = (PROJECT_ROOT / "layers" / "guardian" / "Makefile").read_text()
+    python = re.search(r"^LAMBDA_PYTHON \?= (\S+)", makefile, re.M).group(1)
+    platform = re.search(r"^LAMBDA_PLATFORM \?= (\S+)", makefile, re.M).group(1)
+    assert globals_["Runtime"] == f"python{python}"
+    assert globals_["Architectures"] == ["arm64"] and platform.endswith("aarch64")
+    layer = template().resources["GuardianLayer"]
+    assert layer["Properties"]["CompatibleRuntimes"] == [globals_["Runtime"]]
+    assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+
+
+def test_the_table_is_on_demand_recoverable_and_encrypted():
+    table = template().resources["GuardianTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["SSESpecification"]["SSEEnabled"] is True
+    topic = template().resources["AlertsTopic"]["Properties"]
+    assert "KmsMasterKeyId" in topic
+
+
+def test_every_event_rule_retries_and_parks_what_it_cannot_deliver():
+    for function in template().functions().values():
+        for event in function["Properties"].get("Events", {}).values():
+            properties = event["Properties"]
+            assert properties["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+            assert properties["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ParkedEventsQueue", "Arn"]}}
+
+
+def test_one_sample_event_per_function(stack):
+    for function in template().functions():
+        directory = EVENTS / template().function_dir(function).name
+        assert list(directory.glob("*.json")), f"no sample event for {function} in {directory}"
+    assert stack.invoke("SweepFunction", load(EVENTS / "sweep" / "scheduled.json"))["kinds"]
