@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
+
 from guardian.aws import AwsClients
 from guardian.observability import logger, metrics
 from guardian.runtime import Guardian, from_env
 from guardian_sandbox import embedded, studio
 from guardian_sandbox.stack import LocalStack
-from hypothesis import settings
 
 # Each ordering example replays a day into a fresh sandbox table: 25 per run; HYPOTHESIS_PROFILE=thorough for more.
 settings.register_profile("default", max_examples=25)

@@ -4,6 +4,7 @@ import os
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from guardian.ingest import ingest_event
 from guardian.observability import logger, metrics
 from guardian.runtime import from_env

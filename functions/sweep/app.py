@@ -1,15 +1,18 @@
-"""Sweep: the scheduled reconcile that lists what exists and repairs what events missed."""
+"""Sweep: the scheduled reconcile and rule evaluation, or one space's evaluation when its grace ends."""
 
 import os
 from datetime import UTC, datetime
 
+from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from guardian.observability import logger, metrics
 from guardian.runtime import from_env
-from guardian.sweep import sweep
+from guardian.sweep import SweepRequest, sweep
 
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
-    return sweep(from_env(os.environ), now=datetime.now(UTC)).as_dict()
+@event_parser(model=SweepRequest)
+def handler(event: SweepRequest, context: LambdaContext) -> dict:
+    return sweep(from_env(os.environ), now=datetime.now(UTC), request=event).as_dict()

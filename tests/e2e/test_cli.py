@@ -7,9 +7,9 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+
 from guardian_cli.main import main
 from guardian_sandbox.server import SandboxServer
-
 from tests.conftest import EVENTS, REFERENCE, load, reference, sample
 
 

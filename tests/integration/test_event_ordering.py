@@ -6,6 +6,9 @@ order by nature (it is a side effect on the resource); tagging has its own tests
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from guardian.arns import Location
 from guardian.dynamo_inventory import DynamoInventory
 from guardian.ingest import ingest_event
@@ -15,8 +18,6 @@ from guardian.runtime import from_env
 from guardian_sandbox import embedded
 from guardian_sandbox.eventfactory import Caller, EventFactory
 from guardian_sandbox.stack import SANDBOX_ACCOUNT, LocalStack
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 START = datetime(2026, 11, 20, 8, tzinfo=UTC)
 NOW = datetime(2026, 11, 21, 8, tzinfo=UTC)

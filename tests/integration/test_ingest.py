@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import boto3
+
 from guardian.arns import Location
 from guardian.dynamo_inventory import DynamoInventory
 from guardian.inventory import Conflict, apply
@@ -10,7 +11,6 @@ from guardian.kinds import Kind
 from guardian.models import Observation
 from guardian_sandbox.eventfactory import Caller, EventFactory
 from guardian_sandbox.stack import SANDBOX_ACCOUNT
-
 from tests.conftest import sample
 
 LOCATION = Location(region="us-east-1", account=SANDBOX_ACCOUNT)

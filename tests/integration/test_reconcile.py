@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from guardian import aws
 from guardian.collectors import COLLECTORS
 from guardian.dynamo_inventory import DynamoInventory
 from guardian.kinds import Kind
 from guardian_sandbox.calls import recording
-
 from tests.conftest import sample
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/"
@@ -124,8 +124,8 @@ def failing(operation: str, when: dict):
 
     hooked = []
 
-    def client(self, service):
-        made = original(self, service)
+    def client(self, service, region=None):
+        made = original(self, service, region)
         if made not in hooked:
             made.meta.events.register(f"provide-client-params.*.{operation}", refuse)
             hooked.append(made)
@@ -173,9 +173,10 @@ def test_a_steady_state_sweep_costs_list_pages_not_calls_per_resource(stack):
     assert first_aws["sagemaker:DescribeEndpointConfig"] == 12
     list_calls = {f"{c.service}:{''.join(w.title() for w in c.operation.split('_'))}" for c in COLLECTORS}
     lists = {k: v for k, v in first_aws.items() if k in list_calls or k.endswith("GetResources")}
-    # Nothing changed: the second sweep makes exactly the list and tagging calls, one page each here.
-    assert second_aws == lists
-    assert all(count == 1 for count in second_aws.values())
+    # Nothing changed: the second sweep makes exactly the list and tagging calls, one page each here, and
+    # one GetMetricData call per metric window (endpoint invocations, EMR idleness) for the rules.
+    assert second_aws == lists | {"cloudwatch:GetMetricData": 2}
+    assert all(count == 1 for key, count in second_aws.items() if key != "cloudwatch:GetMetricData")
     assert second.counts["dynamodb:PutItem"] == 0 and second.counts["dynamodb:TransactWriteItems"] == 0
 
 

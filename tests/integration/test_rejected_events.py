@@ -4,8 +4,8 @@ written, and a failure (so Lambda's retries end with the event parked in the dea
 import json
 
 import pytest
-from guardian.events import InvalidEvent
 
+from guardian.events import InvalidEvent
 from tests.conftest import reference, sample
 
 

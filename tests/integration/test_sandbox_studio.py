@@ -4,6 +4,7 @@ model, the service's state transitions, and its error codes."""
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from guardian_sandbox import studio
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-Default"

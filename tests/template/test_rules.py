@@ -5,8 +5,8 @@ import json
 
 import boto3
 import pytest
-from guardian_sandbox.template import template
 
+from guardian_sandbox.template import template
 from tests.conftest import EVENTS, REFERENCE, load, reference, sample
 
 RULES = {rule.name: rule for rule in template().rules()}

@@ -1,6 +1,7 @@
 """Owner attribution: each source, strongest first; conflicts called out; nothing guessed."""
 
 import pytest
+
 from guardian.attribution import Directory, OwnershipTags, attribute
 from guardian.kinds import Kind
 from guardian.models import Creator, Resource, Source

@@ -4,10 +4,10 @@ and every sample in events/), and the awkward spellings come out as the inventor
 from datetime import UTC, datetime
 
 import pytest
+
 from guardian.events import InvalidEvent, from_cloudtrail_record, translate
 from guardian.events.models import UserIdentity
 from guardian.kinds import Kind
-
 from tests.conftest import EVENTS, REFERENCE, load, reference
 
 EVENTBRIDGE_SAMPLES = sorted(REFERENCE.glob("eb_*.json"))

@@ -26,14 +26,16 @@ class AwsClients:
         self._session = session or boto3.Session(region_name=region)
         self.region = region or self._session.region_name or "us-east-1"
         self.endpoint_url = endpoint_url
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
 
-    def __call__(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._session.client(
-                service, region_name=self.region, endpoint_url=self.endpoint_url, config=_CONFIG
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        """A client for ``service`` in the guardian's region (or ``region``: the Price List API's)."""
+        key = (service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = self._session.client(
+                service, region_name=key[1], endpoint_url=self.endpoint_url, config=_CONFIG
             )
-        return self._clients[service]
+        return self._clients[key]
 
 
 def account_location(clients: AwsClients) -> Location:

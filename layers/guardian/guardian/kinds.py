@@ -49,8 +49,16 @@ _GONE_STATES = {
 _STOPPED_STATES = {"Stopped", "Stopping"}
 
 
+_FINAL_STATES = {GONE, "TERMINATED", "TERMINATED_WITH_ERRORS"}
+
+
 def is_gone(state: str | None) -> bool:
     return state in _GONE_STATES
+
+
+def is_final(state: str | None) -> bool:
+    """Gone for good: nothing further will be observed (Deleting and Terminating are not yet final)."""
+    return state in _FINAL_STATES
 
 
 def is_billing(kind: Kind, state: str | None) -> bool:

@@ -5,9 +5,10 @@ permissions per action); template.yaml must grant each function exactly this set
 both that the template matches and that every call a function makes in the tests is declared here.
 """
 
-from guardian import collectors, reconcile, recording
+from guardian import collectors, metric_data, pricing, reconcile, recording, remediation, scheduling
+from guardian.rules import RULES
 
-# The inventory table: reads, conditional writes (TransactWriteItems is authorised as PutItem), queries.
+# The table: reads, conditional writes (TransactWriteItems is authorised as PutItem), queries.
 TABLE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
 
 
@@ -15,7 +16,23 @@ def _collectors() -> tuple[str, ...]:
     return tuple(action for c in collectors.COLLECTORS for action in c.permissions)
 
 
+def _rules() -> tuple[str, ...]:
+    return tuple(action for rule in RULES for action in rule.permissions)
+
+
 FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
-    "IngestFunction": frozenset(TABLE + recording.PERMISSIONS),
-    "SweepFunction": frozenset(TABLE + recording.PERMISSIONS + reconcile.PERMISSIONS + _collectors()),
+    "IngestFunction": frozenset(TABLE + recording.PERMISSIONS + scheduling.PERMISSIONS),
+    "SweepFunction": frozenset(
+        TABLE
+        + recording.PERMISSIONS
+        + reconcile.PERMISSIONS
+        + _collectors()
+        + scheduling.PERMISSIONS
+        + _rules()
+        + metric_data.PERMISSIONS
+        + pricing.PERMISSIONS
+    ),
+    # The mutating actions are granted only when RemediationMode is enforce (a condition in the template).
+    "RemediateFunction": frozenset(TABLE + remediation.READ_PERMISSIONS + remediation.MUTATING_PERMISSIONS),
 }
+MUTATING_ONLY_WHEN_ENFORCED = frozenset(remediation.MUTATING_PERMISSIONS)

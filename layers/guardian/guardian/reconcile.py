@@ -20,11 +20,12 @@ from guardian.collectors import COLLECTORS, TAGGING_API_TYPES, Collector, Listed
 from guardian.derive import SpaceActivity, derive, space_activity, with_activity
 from guardian.facts import digest
 from guardian.inventory import gone_observation, rewrite
-from guardian.kinds import Kind, is_gone
+from guardian.kinds import Kind, is_final, is_gone
 from guardian.models import Observation, Resource
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.recording import record
+from guardian.recording import record, tag_if_missing
 from guardian.runtime import Guardian
+from guardian.scheduling import schedule_evaluation
 
 PERMISSIONS = ("tag:GetResources",)
 
@@ -50,6 +51,7 @@ class SweepReport:
     kinds: dict[str, KindReport] = field(default_factory=lambda: defaultdict(KindReport))
     reattributed: int = 0
     spaces_updated: int = 0
+    resources: list[Resource] = field(default_factory=list, repr=False)  # every record as the sweep left it
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ def reconcile(guardian: Guardian, now: datetime, location: Location) -> SweepRep
             guardian.directory(now).know_spaces(r for r in sweep.held.values() if r.kind is Kind.SPACE)
     report.spaces_updated = _settle_space_activity(sweep)
     report.reattributed = _reattribute(sweep)
+    report.resources = list(sweep.held.values())
     metrics.add_metric(
         name="ResourcesListed", unit=MetricUnit.Count, value=sum(k.listed for k in report.kinds.values())
     )
@@ -141,7 +144,7 @@ def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
             sweep.held[arn] = record(guardian, observation, sweep.now, follow_up=False).resource
             report.recorded += 1
     for arn, existing in known.items():
-        if arn in seen or is_gone(existing.state):
+        if arn in seen or is_final(existing.state):
             continue
         if existing.first_seen_at and sweep.now - existing.first_seen_at < VANISH_GRACE:
             continue
@@ -204,6 +207,15 @@ def _settle_space_activity(sweep: _Sweep) -> int:
             if result and result.changed:
                 sweep.held[space.arn] = result.after
                 updated += 1
+                if result.after.running is False and activity.at:
+                    grace = timedelta(minutes=sweep.guardian.rules.orphaned_resource.grace_minutes)
+                    schedule_evaluation(
+                        sweep.guardian,
+                        activity.at + grace,
+                        {"space_arn": space.arn},
+                        f"{space.arn}|{activity.version}",
+                        sweep.now,
+                    )
     return updated
 
 
@@ -217,5 +229,7 @@ def _reattribute(sweep: _Sweep) -> int:
         if is_gone(resource.state) or derive(resource, directory, tags).attribution == resource.attribution:
             continue
         result = rewrite(guardian.inventory, resource.arn, lambda r: derive(r, directory, tags))
-        changed += bool(result and result.changed)
+        if result and result.changed:
+            sweep.held[resource.arn] = tag_if_missing(guardian, result.after, sweep.now)[1]
+            changed += 1
     return changed

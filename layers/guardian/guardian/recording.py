@@ -6,7 +6,7 @@ and the guardian's ownership tags on a resource that lacks them.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -19,6 +19,7 @@ from guardian.kinds import TAGGABLE, Kind, is_billing, is_gone
 from guardian.models import Observation, Resource
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.runtime import Guardian
+from guardian.scheduling import schedule_evaluation
 
 # Tags the guardian writes are newer than anything else observed at the same instant (the sweep's).
 TAGGED_AFTER_EVERYTHING = 99
@@ -67,6 +68,9 @@ def _follow_up(guardian: Guardian, applied: Applied, observation: Observation, n
         refresh_space(guardian, after.space_arn, observation, now)
     if after.kind is Kind.SPACE and applied.changed:
         rederive(guardian, [m.arn for m in guardian.inventory.by_space(after.arn) if m.arn != after.arn], now)
+    if after.kind in (Kind.SPACE, Kind.USER_PROFILE) and applied.changed and is_gone(after.state):
+        scope = {"space_arn": after.arn} if after.kind is Kind.SPACE else {"owner_arn": after.arn}
+        _schedule_orphan_check(guardian, scope, after.deleted_at or now, f"{after.arn}|gone", now)
     if after.kind is Kind.USER_PROFILE and applied.changed:
         # What names this person (by ARN, or by name before the profile was known) is re-attributed.
         owned = guardian.inventory.by_owner(after.arn) + guardian.inventory.by_owner(after.name)
@@ -91,7 +95,8 @@ def rederive(guardian: Guardian, arns: list[str], now: datetime) -> int:
 
 
 def refresh_space(guardian: Guardian, space_arn: str, cause: Observation, now: datetime) -> None:
-    """Recompute whether a space runs from the apps the inventory holds for it."""
+    """Recompute whether a space runs from the apps the inventory holds for it; when it stops, arrange
+    for what it leaves running to be judged the moment the orphan grace ends."""
     activity = space_activity(guardian.inventory.by_space(space_arn))
     if activity is None:
         return
@@ -107,7 +112,16 @@ def refresh_space(guardian: Guardian, space_arn: str, cause: Observation, now: d
             fields={"name": name, "domain_id": domain_id},
         )
         _apply(guardian, stub, now)
-    rewrite(guardian.inventory, space_arn, lambda space: with_activity(space, activity))
+    result = rewrite(guardian.inventory, space_arn, lambda space: with_activity(space, activity))
+    if result and result.changed and result.after.running is False:
+        _schedule_orphan_check(
+            guardian, {"space_arn": space_arn}, activity.at or now, f"{space_arn}|{activity.version}", now
+        )
+
+
+def _schedule_orphan_check(guardian: Guardian, scope: dict[str, str], since: datetime, key: str, now: datetime) -> None:
+    grace = timedelta(minutes=guardian.rules.orphaned_resource.grace_minutes)
+    schedule_evaluation(guardian, since + grace, scope, key, now)
 
 
 def _resolve_by_name(guardian: Guardian, observation: Observation) -> Observation:

@@ -1,4 +1,4 @@
-"""What every entry point needs, built once: settings, clients, the inventory and the directory."""
+"""What every entry point needs, built once: settings, clients, the inventory, the findings, the prices."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -8,8 +8,11 @@ from guardian.arns import Location
 from guardian.attribution import Directory, OwnershipTags
 from guardian.aws import AwsClients, account_location
 from guardian.dynamo_inventory import DynamoInventory
+from guardian.findings_store import DynamoFindings, FindingsStore
 from guardian.inventory import Inventory
 from guardian.kinds import Kind
+from guardian.pricing import PRICE_LIST_REGION, BundledPrices, PriceBook, PriceListPrices
+from guardian.rules import RulesConfig
 from guardian.settings import Settings
 
 # Profiles and domains change rarely; a warm function reloads them at most this often.
@@ -21,15 +24,30 @@ class Guardian:
     settings: Settings
     clients: AwsClients
     inventory: Inventory
-    write_tags: bool = True
+    findings: FindingsStore
+    prices: PriceBook
     _directory: Directory | None = field(default=None, repr=False)
     _directory_at: datetime | None = field(default=None, repr=False)
 
     @classmethod
     def deployed(cls, settings: Settings, clients: AwsClients | None = None) -> "Guardian":
         clients = clients or AwsClients(region=settings.region)
-        inventory = DynamoInventory(clients("dynamodb"), settings.table_name)
-        return cls(settings, clients, inventory, write_tags=settings.write_tags)
+        table = clients("dynamodb")
+        return cls(
+            settings,
+            clients,
+            DynamoInventory(table, settings.table_name),
+            DynamoFindings(table, settings.table_name),
+            price_book(settings.price_source, clients),
+        )
+
+    @property
+    def write_tags(self) -> bool:
+        return self.settings.write_tags
+
+    @property
+    def rules(self) -> RulesConfig:
+        return self.settings.rules
 
     @property
     def ownership_tags(self) -> OwnershipTags:
@@ -54,6 +72,13 @@ class Guardian:
     def forget_directory(self) -> None:
         """Profiles, domains or spaces changed: look them up afresh."""
         self._directory = None
+
+
+def price_book(source: str, clients: AwsClients) -> PriceBook:
+    """The Price List API (with the bundled table behind it), or the bundled table alone (offline)."""
+    if source == "bundled":
+        return BundledPrices()
+    return PriceListPrices(lambda: clients("pricing", PRICE_LIST_REGION))
 
 
 _cached: dict[Settings, Guardian] = {}

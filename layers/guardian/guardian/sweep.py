@@ -1,10 +1,68 @@
-"""The scheduled sweep: reconcile the inventory with what exists (then, as rules arrive, evaluate them)."""
+"""The sweep function's work: the hourly reconcile and evaluation of every rule, or, when a one-time
+schedule asks for it, the evaluation of one space (or one owner) the moment its grace ends."""
 
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from guardian.arns import canonical
+from guardian.evaluation import EvaluationReport, evaluate
+from guardian.kinds import Kind
 from guardian.reconcile import SweepReport, reconcile
 from guardian.runtime import Guardian
 
 
-def sweep(guardian: Guardian, now: datetime) -> SweepReport:
-    return reconcile(guardian, now, guardian.location())
+class Scope(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    space_arn: str | None = None
+    owner_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> "Scope":
+        if not (self.space_arn or self.owner_arn):
+            raise ValueError("an evaluation names a space_arn or an owner_arn")
+        return self
+
+
+class SweepRequest(BaseModel):
+    """The sweep's input: Scheduler's hourly event (anything), or {"evaluate": {"space_arn": ...}}."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    evaluate: Scope | None = None
+
+
+@dataclass
+class SweepResult:
+    sweep: SweepReport | None
+    evaluation: EvaluationReport
+
+    def as_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"evaluation": self.evaluation.as_dict()}
+        if self.sweep:
+            result |= self.sweep.as_dict()
+        return result
+
+
+def sweep(guardian: Guardian, now: datetime, request: SweepRequest | None = None) -> SweepResult:
+    if request and request.evaluate:
+        return SweepResult(None, evaluate(guardian, scoped(guardian, request.evaluate), now, complete=False))
+    report = reconcile(guardian, now, guardian.location())
+    return SweepResult(report, evaluate(guardian, report.resources, now, complete=True))
+
+
+def scoped(guardian: Guardian, scope: Scope) -> list:
+    """The resources of one space or one owner, and the records their rules look up."""
+    resources = {}
+    if scope.space_arn:
+        space_arn = canonical(scope.space_arn)
+        resources |= {r.arn: r for r in guardian.inventory.by_space(space_arn)}
+        space = guardian.inventory.get(space_arn)
+        if space and space.owner_arn:
+            resources |= {r.arn: r for r in guardian.inventory.by_owner(space.owner_arn)}
+    if scope.owner_arn:
+        resources |= {r.arn: r for r in guardian.inventory.by_owner(canonical(scope.owner_arn))}
+    return [r for r in resources.values() if r.kind is not Kind.USER_PROFILE]

@@ -1,7 +1,9 @@
-"""`guardian`: sandbox, demo, replay, inventory and invoke, over the same core as the functions.
+"""`guardian`: sandbox, demo, replay, inventory, scan, findings, snooze and invoke, over the same core as
+the functions.
 
-Without ``--endpoint-url`` the demo, replay and invoke run on an embedded sandbox; ``inventory``
-audits whatever account the credentials reach (a real one, read-only) unless pointed at a sandbox.
+Without ``--endpoint-url`` the demo, replay and invoke run on an embedded sandbox; ``inventory`` and
+``scan`` audit whatever account the credentials reach (a real one, read-only); ``findings`` and ``snooze``
+work on a deployed stack's table (found from its outputs) or a sandbox's.
 """
 
 import argparse
@@ -11,15 +13,15 @@ import logging
 import os
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from guardian.aws import AwsClients
 from guardian.events import from_cloudtrail_record
+from guardian.findings import Status
 from guardian.observability import logger
-
-from guardian_cli.output import render, table
+from guardian_cli.output import money, render, table
 
 INVENTORY_FIELDS = (
     "arn",
@@ -102,6 +104,36 @@ def _parser() -> argparse.ArgumentParser:
     inventory.add_argument("--tag-prefix", default="studio-cost-guardian")
     inventory.set_defaults(run=_inventory)
 
+    scan = commands.add_parser("scan", help="audit an account read-only: reconcile and every rule, in memory")
+    _endpoint_args(scan)
+    scan.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    scan.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="a rule threshold for this run, e.g. orphaned_resource.grace_minutes=0 (repeatable)",
+    )
+    scan.add_argument("--tag-prefix", default="studio-cost-guardian")
+    scan.set_defaults(run=_scan)
+
+    findings = commands.add_parser("findings", help="list stored findings (a deployed stack, or a sandbox)")
+    _store_args(findings)
+    findings.add_argument("--owner", help="a user profile name or ARN")
+    findings.add_argument("--status", choices=[s.value for s in Status], help="default: every status but resolved")
+    findings.add_argument("--rule")
+    findings.add_argument("--since", type=_date, help="detected on or after (YYYY-MM-DD or ISO time)")
+    findings.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    findings.set_defaults(run=_findings)
+
+    snooze = commands.add_parser("snooze", help="silence a finding until a date (its owner decided to keep it)")
+    snooze.add_argument("finding_id", metavar="FINDING_ID")
+    snooze.add_argument("--until", type=_date, required=True, help="YYYY-MM-DD (end of that day, UTC) or ISO time")
+    snooze.add_argument("--reason", required=True)
+    _store_args(snooze)
+    snooze.set_defaults(run=_snooze)
+
     invoke = commands.add_parser("invoke", help="invoke one function with sample events (make invoke-<fn>)")
     invoke.add_argument("function", help="a function's directory name (ingest, sweep) or logical id")
     invoke.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -113,6 +145,24 @@ def _parser() -> argparse.ArgumentParser:
 def _endpoint_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint, e.g. `guardian sandbox`'s")
     parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+
+def _store_args(parser: argparse.ArgumentParser) -> None:
+    _endpoint_args(parser)
+    parser.add_argument(
+        "--stack", default="studio-cost-guardian", help="the deployed stack whose table to read (its TableName output)"
+    )
+    parser.add_argument("--table", help="the table itself (default: the stack's, or the sandbox's)")
+
+
+def _date(text: str) -> datetime:
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD) or ISO time") from error
 
 
 @contextlib.contextmanager
@@ -159,22 +209,38 @@ def _demo(args: argparse.Namespace) -> int:
     by_source: dict[str, int] = {}
     for row in rows:
         by_source[row["attribution"]] = by_source.get(row["attribution"], 0) + 1
-    tagged = sum(row["tagged"] for row in rows)
     print(
         f"\n{len(rows)} resources; owners by source: "
         + ", ".join(f"{source} {count}" for source, count in sorted(by_source.items()))
-        + f"; {tagged} carry the guardian's ownership tags."
+        + f"; {sum(row['tagged'] for row in rows)} carry the guardian's ownership tags."
     )
     print(
-        f"{result.delivered} deliveries, {result.rejected} rejected and parked for replay; "
-        f"duplicates and late events changed nothing they should not have."
+        f"{result.delivered} deliveries, {result.rejected} rejected and parked for replay; duplicates and late "
+        f"events changed nothing they should not have.\n"
     )
+    findings = [money(f) for f in demo.finding_rows(result.findings, result.now)]
+    print(table(findings, demo.FINDING_COLUMNS))
+    print(_waste_line(result.findings, result.now))
     if args.endpoint_url:
         print(
             f"State left in the sandbox at {args.endpoint_url}: try `guardian inventory --endpoint-url "
-            f"{args.endpoint_url} --format json`."
+            f"{args.endpoint_url} --format json` or `guardian findings --endpoint-url {args.endpoint_url}`."
         )
     return 0
+
+
+def _waste_line(findings, now: datetime) -> str:
+    counted = [f for f in findings if f.status is not Status.EXEMPT]
+    waste = sum(f.waste_usd(now) or 0 for f in counted)
+    monthly = sum(f.monthly_cost_usd or 0 for f in counted)
+    unknown = sum(f.hourly_cost_usd is None for f in counted)
+    exempt = len(findings) - len(counted)
+    return (
+        f"\n{len(counted)} findings: ${waste:,.2f} wasted so far, ${monthly:,.2f}/month if left running"
+        + (f"; {unknown} with no known price (not counted as $0)" if unknown else "")
+        + (f"; {exempt} exempt" if exempt else "")
+        + "."
+    )
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -227,16 +293,148 @@ def _replay_line(entry: dict[str, Any]) -> str:
 
 
 def _inventory(args: argparse.Namespace) -> int:
-    from guardian.audit import audit_inventory
+    from guardian.audit import audit_guardian, audit_inventory
 
     with _account(args, embedded_default=False) as clients:
-        inventory, report = audit_inventory(clients, datetime.now(UTC), args.tag_prefix)
-    rows = [{k: r.summary()[k] for k in INVENTORY_FIELDS} for r in inventory.all()]
+        guardian = audit_guardian(clients, tag_prefix=args.tag_prefix, price_source=_prices(args))
+        report = audit_inventory(guardian, datetime.now(UTC))
+    rows = [{k: r.summary()[k] for k in INVENTORY_FIELDS} for r in guardian.inventory.all()]
     print(render(rows, args.format, INVENTORY_FIELDS))
-    problems = [f"{kind}: {error}" for kind, k in report.kinds.items() for error in k.errors]
-    for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
+    _warn(report)
     return 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from guardian.audit import audit_guardian, scan
+    from guardian.rules import RulesConfig
+
+    try:
+        rules = RulesConfig().with_overrides(args.overrides)
+    except ValueError as error:
+        raise InputError(str(error)) from error
+    now = datetime.now(UTC)
+    with _account(args, embedded_default=False) as clients:
+        guardian = audit_guardian(clients, rules, args.tag_prefix, _prices(args))
+        report, evaluation = scan(guardian, now)
+    found = sorted(evaluation.findings, key=lambda f: -(f.waste_usd(now) or 0))
+    _print_findings(found, args.format, now)
+    _warn(report)
+    return 0
+
+
+def _findings(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC)
+    with _account(args, embedded_default=False) as clients:
+        store = _store(args, clients)
+        statuses = [Status(args.status)] if args.status else [s for s in Status if s is not Status.RESOLVED]
+        if args.owner:
+            found = [
+                f for key in _owner_keys(args.owner, clients, args.region) for f in store.of_owner(key, args.since)
+            ]
+            found = [f for f in found if f.status in statuses]
+        else:
+            found = [f for s in statuses for f in store.with_status(s) if not args.since or f.detected_at >= args.since]
+    found = [f for f in found if not args.rule or f.rule == args.rule]
+    unique = sorted({f.id: f for f in found}.values(), key=lambda f: -(f.waste_usd(now) or 0))
+    _print_findings(unique, args.format, now)
+    return 0
+
+
+def _snooze(args: argparse.Namespace) -> int:
+    from guardian import findings as lifecycle
+
+    now = datetime.now(UTC)
+    with _account(args, embedded_default=False) as clients:
+        store = _store(args, clients)
+        finding = store.get(args.finding_id)
+        if finding is None:
+            raise InputError(f"no finding {args.finding_id}")
+        try:
+            snoozed, audit = lifecycle.snoozed(finding, args.until, args.reason, _actor(clients), now)
+        except ValueError as error:
+            raise InputError(str(error)) from error
+        store.put(snoozed, audit)
+    print(
+        f"{finding.id} ({finding.rule}, {finding.resource_name}) snoozed until {args.until.isoformat()}: {args.reason}"
+    )
+    return 0
+
+
+def _print_findings(found, fmt: str, now: datetime) -> None:
+    rows = [f.public(now) for f in found]
+    columns = (
+        "id",
+        "rule",
+        "resource_kind",
+        "resource_name",
+        "owner",
+        "space",
+        "status",
+        "hourly_cost_usd",
+        "waste_usd",
+        "monthly_cost_usd",
+        "summary",
+    )
+    if fmt == "table":
+        print(table([money(r) for r in rows], columns))
+        print(_waste_line(found, now))
+    else:
+        print(render(rows, fmt, (*columns, "domain_id", "sharing", "detected_at", "resource_arn", "severity")))
+
+
+def _store(args: argparse.Namespace, clients: AwsClients):
+    from guardian.findings_store import DynamoFindings
+    from guardian_sandbox.stack import TABLE_NAME
+
+    table_name = args.table or (TABLE_NAME if args.endpoint_url else _stack_table(clients, args.stack))
+    return DynamoFindings(clients("dynamodb"), table_name)
+
+
+def _stack_table(clients: AwsClients, stack: str) -> str:
+    from botocore.exceptions import ClientError
+
+    try:
+        outputs = clients("cloudformation").describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
+    except ClientError as error:
+        raise InputError(f"stack {stack!r}: {error.response['Error']['Message']} (use --stack or --table)") from error
+    for output in outputs:
+        if output["OutputKey"] == "TableName":
+            return output["OutputValue"]
+    raise InputError(f"stack {stack!r} has no TableName output")
+
+
+def _owner_keys(owner: str, clients: AwsClients, region: str) -> list[str]:
+    """Findings are kept under the owner's profile ARN (or their name, before the profile was known)."""
+    if owner.startswith("arn:"):
+        return [owner]
+    from guardian.aws import account_location
+
+    location = account_location(clients)
+    profiles = clients("sagemaker").get_paginator("list_user_profiles").paginate(UserProfileNameContains=owner)
+    arns = [
+        location.user_profile(p["DomainId"], p["UserProfileName"])
+        for page in profiles
+        for p in page["UserProfiles"]
+        if p["UserProfileName"] == owner
+    ]
+    return [*arns, owner]
+
+
+def _actor(clients: AwsClients) -> str:
+    try:
+        return clients("sts").get_caller_identity()["Arn"]
+    except Exception:  # the actor is a courtesy in the audit trail; the user's name will do
+        return os.environ.get("USER", "cli")
+
+
+def _prices(args: argparse.Namespace) -> str:
+    return "bundled" if args.endpoint_url else "price-list"
+
+
+def _warn(report) -> None:
+    for kind, k in report.kinds.items():
+        for error in k.errors:
+            print(f"warning: {kind}: {error}", file=sys.stderr)
 
 
 def _invoke(args: argparse.Namespace) -> int:

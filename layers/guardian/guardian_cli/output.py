@@ -36,3 +36,12 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return ",".join(f"{k}={v}" for k, v in value.items())
     return str(value)
+
+
+def money(row: dict[str, Any]) -> dict[str, Any]:
+    """Dollar figures for reading: $0.23, and '?' where no price is known (never $0)."""
+    shown = dict(row)
+    for key in ("hourly_cost_usd", "waste_usd", "monthly_cost_usd"):
+        if key in shown:
+            shown[key] = "?" if shown[key] is None else f"${shown[key]:,.2f}"
+    return shown

@@ -8,7 +8,6 @@ import os
 from collections.abc import Iterator
 
 from guardian.aws import AwsClients
-
 from guardian_sandbox import studio
 
 FAKE_CREDENTIALS = {

@@ -16,6 +16,8 @@ from guardian.runtime import forget_cached
 IAM_PREFIX = {"emr": "elasticmapreduce", "resourcegroupstaggingapi": "tag"}
 # Calls authorised as other actions: a DynamoDB transaction is authorised per item it writes.
 AUTHORISED_AS = {"dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+# Calls that need a further permission no call shows: a schedule hands its target role to Scheduler.
+ALSO_NEEDS = {"scheduler:CreateSchedule": "iam:PassRole"}
 
 
 class CallRecorder:
@@ -39,6 +41,8 @@ class CallRecorder:
                 continue
             action = f"{IAM_PREFIX.get(service, service)}:{operation}"
             actions.add(AUTHORISED_AS.get(action, action))
+            if action in ALSO_NEEDS:
+                actions.add(ALSO_NEEDS[action])
         return actions
 
     def total(self, service: str | None = None) -> int:
@@ -52,8 +56,8 @@ def recording() -> Iterator[CallRecorder]:
 
     hooked: dict[int, tuple[Any, Any]] = {}
 
-    def recorded_client(self: aws.AwsClients, service: str) -> Any:
-        client = original(self, service)
+    def recorded_client(self: aws.AwsClients, service: str, region: str | None = None) -> Any:
+        client = original(self, service, region)
         if id(client) not in hooked:
             hook = recorder._record(service)
             client.meta.events.register("before-call", hook)

@@ -13,7 +13,6 @@ from functools import cache
 from typing import Any
 
 from guardian.arns import Location
-
 from guardian_sandbox.template import PROJECT_ROOT
 
 EVENTS = PROJECT_ROOT / "events"

@@ -1,18 +1,34 @@
-"""A realistic Studio account and a scripted day of its events, for the demo and the end-to-end tests.
+"""A realistic Studio account and its last day and a half of events, for the demo, tests and benchmarks.
 
 The account (one domain, four people, private and shared spaces, endpoints with and without Studio's
-auto-tags, EMR, HyperPod, MLflow, a classic notebook) is created through the sandbox's API with boto3,
-exactly as Studio and its users would; the day's events are what CloudTrail, SageMaker and EMR would
-have sent EventBridge for those calls, delivered late, twice and out of order as EventBridge may.
+auto-tags, EMR, HyperPod, MLflow, a classic notebook) is created through the sandbox's API with boto3, as
+Studio and its users would, each resource at the time the story says (the sandbox's clock is set back
+while it is made); the events are what CloudTrail, SageMaker and EMR would have sent EventBridge for those
+calls, delivered late, twice and out of order as EventBridge may; CloudWatch holds the usage metrics.
+
+The story, from `start` (30 hours before now):
+- alice works in her private space alice-lab, deploys fraud-xgb (busy) and a serverless endpoint, starts
+  the EMR cluster spark-etl, and stops her space 4 hours ago: fraud-xgb and spark-etl keep billing
+  (orphaned-resource; spark-etl has also sat idle for an hour: idle-emr-cluster).
+- bob codes in bob-code, whose Code Editor has run 29 hours with no idle shutdown (long-running-app), and
+  deployed churn-llm, which nobody has called since (idle-endpoint).
+- carol runs the shared team-notebooks (idle shutdown after 60 minutes: fine), a busy batch endpoint and the
+  team's MLflow server.
+- dave started the HyperPod cluster llm-train from dave-scratch, which he stopped an hour later
+  (orphaned-resource; HyperPod has no bundled price, so its cost is unknown, not zero); adhoc-presto
+  carries an owner tag the guardian wrote earlier.
+- legacy-scoring (made by an intern's IAM user) is exempt by tag; classic-nb has no owner anyone can name.
 """
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from guardian.arns import Location
 from guardian.aws import AwsClients
-
+from guardian_sandbox import clock
 from guardian_sandbox.eventfactory import Caller, EventFactory
 
 DOMAIN_NAME = "studio"
@@ -25,6 +41,8 @@ PROFILES = {
     "carol": "AmazonSageMaker-ExecutionRole-carol",
     "dave": None,
 }
+EXEMPTION_TAG = "studio-cost-guardian:exempt"
+STORY_HOURS = 30
 
 
 @dataclass
@@ -39,6 +57,7 @@ class Day:
     """What the scenario made, and the events of its day in delivery order."""
 
     domain_id: str
+    now: datetime
     events: list[ScheduledEvent] = field(default_factory=list)
     resources: dict[str, str] = field(default_factory=dict)  # name -> ARN as the API returned it
 
@@ -50,95 +69,107 @@ def role_arn(location: Location, role: str) -> str:
 class StudioAccount:
     """Builds the account through the API and writes down the events that building it causes."""
 
-    def __init__(self, clients: AwsClients, location: Location, start: datetime) -> None:
+    def __init__(self, clients: AwsClients, location: Location, now: datetime) -> None:
+        self.clients = clients
         self.sm = clients("sagemaker")
         self.emr = clients("emr")
+        self.cloudwatch = clients("cloudwatch")
         self.location = location
-        self.start = start
+        self.now = now
+        self.start = (now - timedelta(hours=STORY_HOURS)).replace(minute=0, second=0, microsecond=0)
         self.factory = EventFactory(location)
         self.day: Day | None = None
 
     def at(self, hours: float) -> datetime:
         return self.start + timedelta(hours=hours)
 
+    @contextlib.contextmanager
+    def then(self, hours: float) -> Iterator[None]:
+        """Make what the block makes at that point of the story."""
+        with clock.at(self.clients, self.at(hours)):
+            yield
+
     def emit(self, hours: float, label: str, event: dict[str, Any]) -> None:
         self.day.events.append(ScheduledEvent(self.at(hours), label, event))
 
     def call(self, hours: float, name: str, caller: Caller, request: dict, response: dict | None) -> None:
-        self.emit(
-            hours, f"{name} {_label(request)}", self.factory.api_call(name, self.at(hours), caller, request, response)
-        )
+        event = self.factory.api_call(name, self.at(hours), caller, request, response)
+        self.emit(hours, f"{name} {_label(request)}", event)
+
+    def caller(self, profile: str) -> Caller:
+        """A call made from a notebook of this profile (the domain sets USER_PROFILE_NAME)."""
+        return Caller(role=PROFILES[profile] or DEFAULT_ROLE, source_identity=profile)
 
     def build(self) -> Day:
         loc = self.location
-        domain = self.sm.create_domain(
-            DomainName=DOMAIN_NAME,
-            AuthMode="IAM",
-            SubnetIds=["subnet-0a1b2c3d"],
-            VpcId="vpc-0a1b2c3d",
-            DefaultUserSettings={"ExecutionRole": role_arn(loc, DEFAULT_ROLE)},
-            DefaultSpaceSettings={"ExecutionRole": role_arn(loc, SHARED_SPACE_ROLE)},
-            DomainSettings={"ExecutionRoleIdentityConfig": "USER_PROFILE_NAME"},
-        )
+        with self.then(-48):
+            domain = self.sm.create_domain(
+                DomainName=DOMAIN_NAME,
+                AuthMode="IAM",
+                SubnetIds=["subnet-0a1b2c3d"],
+                VpcId="vpc-0a1b2c3d",
+                DefaultUserSettings={"ExecutionRole": role_arn(loc, DEFAULT_ROLE)},
+                DefaultSpaceSettings={"ExecutionRole": role_arn(loc, SHARED_SPACE_ROLE)},
+                DomainSettings={"ExecutionRoleIdentityConfig": "USER_PROFILE_NAME"},
+            )
         domain_id = domain["DomainArn"].rsplit("/", 1)[-1]
-        self.day = Day(domain_id)
+        self.day = Day(domain_id, self.now)
         admin = Caller(iam_user="platform-admin")
         for name, role in PROFILES.items():
             settings = {"ExecutionRole": role_arn(loc, role)} if role else {}
-            arn = self.sm.create_user_profile(DomainId=domain_id, UserProfileName=name, UserSettings=settings)
+            with self.then(-47):
+                arn = self.sm.create_user_profile(DomainId=domain_id, UserProfileName=name, UserSettings=settings)
             request = {"domainId": domain_id, "userProfileName": name}
             if role:
                 request["userSettings"] = {"executionRole": role_arn(loc, role)}
-            self.call(-24, "CreateUserProfile", admin, request, {"userProfileArn": arn["UserProfileArn"]})
+            self.call(-47, "CreateUserProfile", admin, request, {"userProfileArn": arn["UserProfileArn"]})
         self._spaces(domain_id)
         self._endpoints(domain_id)
         self._emr()
         self._others(domain_id)
         return self.day
 
-    def caller(self, profile: str) -> Caller:
-        """A call made from a notebook of this profile (the domain sets USER_PROFILE_NAME)."""
-        return Caller(role=PROFILES[profile] or DEFAULT_ROLE, source_identity=profile)
-
     def _spaces(self, domain_id: str) -> None:
-        spaces = [  # name, owner, sharing, app type, instance type, started (h), stopped (h)
-            ("alice-lab", "alice", "Private", "JupyterLab", "ml.g5.xlarge", 0.0, 9.0),
-            ("bob-code", "bob", "Private", "CodeEditor", "ml.m5.large", 1.0, None),
-            ("team-notebooks", "carol", "Shared", "JupyterLab", "ml.t3.medium", 0.5, None),
-            ("dave-scratch", "dave", "Private", "JupyterLab", "ml.t3.medium", None, None),
+        spaces = [  # name, owner, sharing, app type, instance type, idle shutdown (min), started, stopped (h)
+            ("alice-lab", "alice", "Private", "JupyterLab", "ml.g5.xlarge", None, 0.0, 26.0),
+            ("bob-code", "bob", "Private", "CodeEditor", "ml.m5.large", None, 1.0, None),
+            ("team-notebooks", "carol", "Shared", "JupyterLab", "ml.t3.medium", 60, 0.5, None),
+            ("dave-scratch", "dave", "Private", "JupyterLab", "ml.t3.medium", None, 6.0, 7.5),
         ]
-        for name, owner, sharing, app_type, instance_type, started, stopped in spaces:
-            settings_key = "JupyterLabAppSettings" if app_type == "JupyterLab" else "CodeEditorAppSettings"
+        for name, owner, sharing, app_type, instance_type, idle, started, stopped in spaces:
+            key = "JupyterLabAppSettings" if app_type == "JupyterLab" else "CodeEditorAppSettings"
+            app_settings: dict[str, Any] = {"DefaultResourceSpec": {"InstanceType": instance_type}}
+            if idle:
+                app_settings["AppLifecycleManagement"] = {"IdleSettings": {"IdleTimeoutInMinutes": idle}}
             settings = {
                 "AppType": app_type,
-                settings_key: {"DefaultResourceSpec": {"InstanceType": instance_type}},
+                key: app_settings,
                 "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 50}},
             }
-            created = self.sm.create_space(
-                DomainId=domain_id,
-                SpaceName=name,
-                SpaceSettings=settings,
-                OwnershipSettings={"OwnerUserProfileName": owner},
-                SpaceSharingSettings={"SharingType": sharing},
-            )
+            with self.then(-46):
+                created = self.sm.create_space(
+                    DomainId=domain_id,
+                    SpaceName=name,
+                    SpaceSettings=settings,
+                    OwnershipSettings={"OwnerUserProfileName": owner},
+                    SpaceSharingSettings={"SharingType": sharing},
+                )
             self.day.resources[name] = created["SpaceArn"]
             request = {
                 "domainId": domain_id,
                 "spaceName": name,
                 "ownershipSettings": {"ownerUserProfileName": owner},
                 "spaceSharingSettings": {"sharingType": sharing},
-                "spaceSettings": {
-                    "appType": app_type,
-                    settings_key[0].lower() + settings_key[1:]: {
-                        "defaultResourceSpec": {"instanceType": instance_type}
-                    },
-                },
+                "spaceSettings": _camel(
+                    {"AppType": app_type, key: app_settings, "SpaceStorageSettings": settings["SpaceStorageSettings"]}
+                ),
             }
-            self.call(-20, "CreateSpace", self.caller(owner), request, {"spaceArn": created["SpaceArn"]})
+            self.call(-46, "CreateSpace", self.caller(owner), request, {"spaceArn": created["SpaceArn"]})
             if started is None:
                 continue
             app = {"domainId": domain_id, "spaceName": name, "appType": app_type, "appName": "default"}
-            response = self.sm.create_app(DomainId=domain_id, SpaceName=name, AppType=app_type, AppName="default")
+            with self.then(started):
+                response = self.sm.create_app(DomainId=domain_id, SpaceName=name, AppType=app_type, AppName="default")
             self.call(
                 started,
                 "CreateApp",
@@ -147,7 +178,8 @@ class StudioAccount:
                 {"appArn": response["AppArn"]},
             )
             if stopped is not None:
-                self.sm.delete_app(DomainId=domain_id, SpaceName=name, AppType=app_type, AppName="default")
+                with self.then(stopped):
+                    self.sm.delete_app(DomainId=domain_id, SpaceName=name, AppType=app_type, AppName="default")
                 self.call(stopped, "DeleteApp", self.caller(owner), app, None)
 
     def _endpoints(self, domain_id: str) -> None:
@@ -156,35 +188,38 @@ class StudioAccount:
             ExecutionRoleArn=role_arn(self.location, DEFAULT_ROLE),
             PrimaryContainer={"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1"},
         )
-        space = self.day.resources
-        studio_tags = {
-            "alice": [
-                {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "alice")},
-                {"Key": "sagemaker:space-arn", "Value": space["alice-lab"]},
-                {"Key": "sagemaker:domain-arn", "Value": self.location.domain(domain_id)},
-            ],
-        }
-        endpoints = [  # name, created by, tags, instance type (None: serverless), count, created (h)
-            ("fraud-xgb", self.caller("alice"), studio_tags["alice"], "ml.m5.xlarge", 1, 1.5),
-            ("alice-serverless", self.caller("alice"), studio_tags["alice"], None, 0, 2.0),
-            ("churn-llm", self.caller("bob"), [], "ml.g5.2xlarge", 1, 2.5),
-            ("carol-batch", Caller(role=PROFILES["carol"]), [], "ml.c5.xlarge", 2, 3.0),
-            ("legacy-scoring", Caller(iam_user="intern"), [], "ml.m5.large", 1, 3.5),
+        alice_tags = [
+            {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "alice")},
+            {"Key": "sagemaker:space-arn", "Value": self.day.resources["alice-lab"]},
+            {"Key": "sagemaker:domain-arn", "Value": self.location.domain(domain_id)},
         ]
-        for name, caller, tags, instance_type, count, hours in endpoints:
+        exempt = [{"Key": EXEMPTION_TAG, "Value": "true"}]
+        endpoints = [  # name, created by, tags, instance type (None: serverless), count, created (h), calls/h
+            ("fraud-xgb", self.caller("alice"), alice_tags, "ml.m5.xlarge", 1, 1.5, 40),
+            ("alice-serverless", self.caller("alice"), alice_tags, None, 0, 2.0, 0),
+            ("churn-llm", self.caller("bob"), [], "ml.g5.2xlarge", 1, 2.5, 0),
+            ("carol-batch", Caller(role=PROFILES["carol"]), [], "ml.c5.xlarge", 2, 3.0, 500),
+            ("legacy-scoring", Caller(iam_user="intern"), exempt, "ml.m5.large", 1, 3.5, 0),
+        ]
+        for name, caller, tags, instance_type, count, hours, calls_per_hour in endpoints:
             variant: dict[str, Any] = {"VariantName": "AllTraffic", "ModelName": "demo-model"}
             if instance_type:
                 variant |= {"InstanceType": instance_type, "InitialInstanceCount": count}
             else:
                 variant |= {"ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}
-            self.sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=[variant])
-            arn = self.sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config", Tags=tags)[
-                "EndpointArn"
-            ]
+            with self.then(hours):
+                self.sm.create_endpoint_config(EndpointConfigName=f"{name}-config", ProductionVariants=[variant])
+                arn = self.sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config", Tags=tags)[
+                    "EndpointArn"
+                ]
             self.day.resources[name] = arn
-            request = {"endpointName": name, "endpointConfigName": f"{name}-config"}
-            self.call(hours, "CreateEndpoint", caller, request, {"endpointArn": arn})
-            created = self.at(hours)
+            self.call(
+                hours,
+                "CreateEndpoint",
+                caller,
+                {"endpointName": name, "endpointConfigName": f"{name}-config"},
+                {"endpointArn": arn},
+            )
             counts = {
                 "VariantName": "AllTraffic",
                 "CurrentWeight": 1.0,
@@ -198,16 +233,43 @@ class StudioAccount:
                     hours + delay,
                     f"Endpoint {status} {name}",
                     self.factory.endpoint_state(
-                        self.at(hours + delay), name, arn, status, f"{name}-config", [counts], created, event_tags
+                        self.at(hours + delay),
+                        name,
+                        arn,
+                        status,
+                        f"{name}-config",
+                        [counts],
+                        self.at(hours),
+                        event_tags,
                     ),
                 )
+            if calls_per_hour:
+                self._invocations(name, calls_per_hour, hours)
+
+    def _invocations(self, endpoint: str, per_hour: int, since_hours: float) -> None:
+        points = [
+            {
+                "MetricName": "Invocations",
+                "Value": float(per_hour),
+                "Unit": "None",
+                "Timestamp": self.at(h + 0.5),
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": endpoint},
+                    {"Name": "VariantName", "Value": "AllTraffic"},
+                ],
+            }
+            for h in range(int(since_hours) + 1, STORY_HOURS)
+        ]
+        for offset in range(0, len(points), 20):
+            self.cloudwatch.put_metric_data(Namespace="AWS/SageMaker", MetricData=points[offset : offset + 20])
 
     def _emr(self) -> None:
-        clusters = [  # name, caller, auto-termination (s), guardian tag owner, started (h)
-            ("spark-etl", self.caller("alice"), None, None, 4.0),
-            ("adhoc-presto", Caller(iam_user="analytics-bot"), 3600, "dave", 5.0),
+        clusters = [  # name, caller, auto-termination (s), guardian tag owner, started (h), idle for the last (h)
+            ("spark-etl", self.caller("alice"), None, None, 4.0, 1.0),
+            ("adhoc-presto", Caller(iam_user="analytics-bot"), 3600, "dave", 5.0, 0.0),
         ]
-        for name, caller, idle_timeout, tagged_owner, hours in clusters:
+        groups = [("Primary", "MASTER", "m5.xlarge", 1), ("Core", "CORE", "m5.2xlarge", 2)]
+        for name, caller, idle_timeout, tagged_owner, hours, idle_hours in clusters:
             tags = [{"Key": "studio-cost-guardian:owner", "Value": tagged_owner}] if tagged_owner else []
             args: dict[str, Any] = {
                 "Name": name,
@@ -218,14 +280,15 @@ class StudioAccount:
                 "Instances": {
                     "KeepJobFlowAliveWhenNoSteps": True,
                     "InstanceGroups": [
-                        {"Name": "Primary", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1},
-                        {"Name": "Core", "InstanceRole": "CORE", "InstanceType": "m5.2xlarge", "InstanceCount": 2},
+                        {"Name": n, "InstanceRole": role, "InstanceType": t, "InstanceCount": c}
+                        for n, role, t, c in groups
                     ],
                 },
             }
             if idle_timeout:
                 args["AutoTerminationPolicy"] = {"IdleTimeout": idle_timeout}
-            cluster_id = self.emr.run_job_flow(**args)["JobFlowId"]
+            with self.then(hours):
+                cluster_id = self.emr.run_job_flow(**args)["JobFlowId"]
             self.day.resources[name] = self.location.emr_cluster(cluster_id)
             request = {
                 "name": name,
@@ -234,8 +297,8 @@ class StudioAccount:
                 "instances": {
                     "keepJobFlowAliveWhenNoSteps": True,
                     "instanceGroups": [
-                        {"name": "Primary", "instanceRole": "MASTER", "instanceType": "m5.xlarge", "instanceCount": 1},
-                        {"name": "Core", "instanceRole": "CORE", "instanceType": "m5.2xlarge", "instanceCount": 2},
+                        {"name": n, "instanceRole": role, "instanceType": t, "instanceCount": c}
+                        for n, role, t, c in groups
                     ],
                 },
             }
@@ -252,19 +315,39 @@ class StudioAccount:
                 f"EMR WAITING {name}",
                 self.factory.emr_state(self.at(hours + 0.2), cluster_id, name, "WAITING"),
             )
+            self._is_idle(cluster_id, idle_hours)
+
+    def _is_idle(self, cluster_id: str, idle_hours: float) -> None:
+        """Two hours of IsIdle points, every 5 minutes: 1 for the last ``idle_hours``, 0 before."""
+        idle_from = self.now - timedelta(hours=idle_hours)
+        points = []
+        for minutes in range(120, 0, -5):
+            at = self.now - timedelta(minutes=minutes)
+            points.append(
+                {
+                    "MetricName": "IsIdle",
+                    "Value": 1.0 if at >= idle_from else 0.0,
+                    "Unit": "None",
+                    "Timestamp": at,
+                    "Dimensions": [{"Name": "JobFlowId", "Value": cluster_id}],
+                }
+            )
+        for offset in range(0, len(points), 20):
+            self.cloudwatch.put_metric_data(Namespace="AWS/ElasticMapReduce", MetricData=points[offset : offset + 20])
 
     def _others(self, domain_id: str) -> None:
         carol_tags = [
             {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "carol")},
             {"Key": "sagemaker:space-arn", "Value": self.day.resources["team-notebooks"]},
         ]
-        server = self.sm.create_mlflow_tracking_server(
-            TrackingServerName="team-tracking",
-            ArtifactStoreUri="s3://sagemaker-team-mlflow/artifacts",
-            RoleArn=role_arn(self.location, PROFILES["carol"]),
-            TrackingServerSize="Small",
-            Tags=carol_tags,
-        )
+        with self.then(6.0):
+            server = self.sm.create_mlflow_tracking_server(
+                TrackingServerName="team-tracking",
+                ArtifactStoreUri="s3://sagemaker-team-mlflow/artifacts",
+                RoleArn=role_arn(self.location, PROFILES["carol"]),
+                TrackingServerSize="Small",
+                Tags=carol_tags,
+            )
         self.day.resources["team-tracking"] = server["TrackingServerArn"]
         self.call(
             6.0,
@@ -285,7 +368,8 @@ class StudioAccount:
             "ExecutionRole": role_arn(self.location, DEFAULT_ROLE),
             "ThreadsPerCore": 1,
         }
-        cluster_arn = self.sm.create_cluster(ClusterName="llm-train", InstanceGroups=[group])["ClusterArn"]
+        with self.then(6.5):
+            cluster_arn = self.sm.create_cluster(ClusterName="llm-train", InstanceGroups=[group])["ClusterArn"]
         self.day.resources["llm-train"] = cluster_arn
         self.call(
             6.5,
@@ -299,11 +383,12 @@ class StudioAccount:
             },
             {"clusterArn": cluster_arn},
         )
-        notebook = self.sm.create_notebook_instance(
-            NotebookInstanceName="classic-nb",
-            InstanceType="ml.t3.medium",
-            RoleArn=role_arn(self.location, DEFAULT_ROLE),
-        )
+        with self.then(7.0):
+            notebook = self.sm.create_notebook_instance(
+                NotebookInstanceName="classic-nb",
+                InstanceType="ml.t3.medium",
+                RoleArn=role_arn(self.location, DEFAULT_ROLE),
+            )
         self.day.resources["classic-nb"] = notebook["NotebookInstanceArn"]
         self.call(
             7.0,
@@ -312,6 +397,13 @@ class StudioAccount:
             {"notebookInstanceName": "classic-nb", "instanceType": "ml.t3.medium"},
             {"notebookInstanceArn": notebook["NotebookInstanceArn"]},
         )
+
+
+def _camel(value: Any) -> Any:
+    """API parameters as CloudTrail records them: camelCase keys."""
+    if isinstance(value, dict):
+        return {key[0].lower() + key[1:]: _camel(item) for key, item in value.items()}
+    return value
 
 
 def _label(request: dict[str, Any]) -> str:

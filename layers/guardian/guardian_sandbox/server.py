@@ -1,28 +1,54 @@
-"""`guardian sandbox`: the sandbox served on a local port, for anything that speaks the AWS API."""
+"""`guardian sandbox`: the sandbox served on a local port, for anything that speaks the AWS API.
 
+moto's server, plus one route of the sandbox's own, `POST /_sandbox/clock {"OffsetSeconds": n}`, which
+sets the sandbox's clock (see clock.py) for scenarios that create resources in the past.
+"""
+
+import json
+import threading
 import time
+from typing import Any
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
 
 from guardian_sandbox import studio
+
+CLOCK_PATH = "/_sandbox/clock"
+
+
+class _SandboxApp:
+    def __init__(self) -> None:
+        self._moto = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ: dict[str, Any], start_response) -> Any:
+        if environ.get("PATH_INFO") == CLOCK_PATH and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            studio.settings.clock_offset_seconds = float(body.get("OffsetSeconds", 0))
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [json.dumps({"OffsetSeconds": studio.settings.clock_offset_seconds}).encode()]
+        return self._moto(environ, start_response)
 
 
 class SandboxServer:
     def __init__(self, port: int, host: str = "127.0.0.1") -> None:
         studio.install()
         self.host, self.port = host, port
-        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+        self._server = make_server(host, port, _SandboxApp(), threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def __enter__(self) -> "SandboxServer":
-        self._server.start()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.stop()
+        self._server.shutdown()
+        self._thread.join()
 
     def serve_forever(self) -> None:
         with self:

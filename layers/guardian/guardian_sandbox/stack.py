@@ -8,19 +8,24 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 
 from botocore.exceptions import ClientError
-from guardian.aws import AwsClients
-from guardian.runtime import forget_cached
 from moto.events.models import EventPattern
 
+from guardian.aws import AwsClients
+from guardian.runtime import forget_cached
 from guardian_sandbox.template import Rule, Template, template
 
 SANDBOX_ACCOUNT = "123456789012"
-TABLE_NAME = "studio-cost-guardian"
-PARKED_QUEUE = "studio-cost-guardian-parked"
+STACK_NAME = "studio-cost-guardian"
+TABLE_NAME = STACK_NAME
+PARKED_QUEUE = f"{STACK_NAME}-parked"
+SCHEDULE_GROUP = f"{STACK_NAME}-evaluations"
+# What the sandbox cannot offer, replaced: no Price List API in moto, so the bundled prices.
+SANDBOX_OVERRIDES = {"PRICE_SOURCE": "bundled"}
 
 
 @dataclass(frozen=True)
@@ -64,10 +69,42 @@ class LocalStack:
             if error.response["Error"]["Code"] != "ResourceInUseException":
                 raise
         self.parked_queue_url = self.clients("sqs").create_queue(QueueName=PARKED_QUEUE)["QueueUrl"]
+        try:
+            self.clients("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConflictException":
+                raise
         return self
 
+    def fire_due_schedules(self, now: datetime) -> list[tuple[str, Any]]:
+        """What EventBridge Scheduler would do by ``now``: invoke each due one-time schedule's target with
+        its input, then delete the schedule (ActionAfterCompletion=DELETE)."""
+        scheduler = self.clients("scheduler")
+        targets = {self.environment("SweepFunction")["EVALUATE_TARGET_ARN"]: "SweepFunction"}
+        fired = []
+        for page in scheduler.get_paginator("list_schedules").paginate(GroupName=SCHEDULE_GROUP):
+            for summary in page["Schedules"]:
+                schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=SCHEDULE_GROUP)
+                at = datetime.fromisoformat(schedule["ScheduleExpression"][3:-1]).replace(tzinfo=UTC)
+                if at > now:
+                    continue
+                target = schedule["Target"]
+                result = self.invoke(targets[target["Arn"]], json.loads(target["Input"]))
+                scheduler.delete_schedule(Name=summary["Name"], GroupName=SCHEDULE_GROUP)
+                fired.append((summary["Name"], result))
+        return fired
+
     def environment(self, function: str) -> dict[str, str]:
-        env = self.template.environment(function, {"GuardianTable": self.table_name, "AWS::AccountId": SANDBOX_ACCOUNT})
+        refs = {
+            "GuardianTable": self.table_name,
+            "EvaluationSchedules": SCHEDULE_GROUP,
+            "SchedulerRole.Arn": f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/{STACK_NAME}-scheduler",
+            "AWS::AccountId": SANDBOX_ACCOUNT,
+            "AWS::Region": self.clients.region,
+            "AWS::Partition": "aws",
+            "AWS::StackName": STACK_NAME,
+        }
+        env = self.template.environment(function, refs) | SANDBOX_OVERRIDES
         env |= {"AWS_REGION": self.clients.region, "AWS_DEFAULT_REGION": self.clients.region}
         if self.clients.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.clients.endpoint_url

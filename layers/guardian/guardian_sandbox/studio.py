@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import botocore.session
+import moto.emr.models as moto_emr_models
+import moto.sagemaker.models as moto_sagemaker_models
 from botocore.validate import ParamValidator
 from moto.core.responses import ActionResult, EmptyResult
 from moto.emr.models import ElasticMapReduceBackend
@@ -45,13 +47,20 @@ _APP_SETTINGS_KEY = {"JupyterLab": "JupyterLabAppSettings", "CodeEditor": "CodeE
 class SandboxSettings:
     transition_seconds: float = 2.0
     deleted_app_retention_seconds: float = 3600.0
+    # The sandbox's clock runs this far from the real one while a scenario builds its past (see clock.py).
+    clock_offset_seconds: float = 0.0
 
 
 settings = SandboxSettings()
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return datetime.now(UTC) + timedelta(seconds=settings.clock_offset_seconds)
+
+
+def _moto_utcnow() -> datetime:
+    """moto's clock (naive UTC), moved with the sandbox's."""
+    return _now().replace(tzinfo=None)
 
 
 def _elapsed(since: datetime) -> bool:
@@ -720,6 +729,8 @@ def install() -> None:
     SageMakerModelBackend._get_resource_from_arn = _resource_from_arn(SageMakerModelBackend._get_resource_from_arn)
     SageMakerModelBackend.add_tags = _add_tags
     SageMakerModelBackend.iter_tagged_resources = _tagged_resources(SageMakerModelBackend.iter_tagged_resources)
+    moto_sagemaker_models.utcnow = _moto_utcnow
+    moto_emr_models.utcnow = _moto_utcnow
     FakeEndpointConfig.validate_instance_type = _enum_validator("ProductionVariantInstanceType")
     FakeSagemakerNotebookInstance.validate_instance_type = _enum_validator("InstanceType")
     ResourceGroupsTaggingAPIBackend._get_resources_generator = _with_emr_clusters(

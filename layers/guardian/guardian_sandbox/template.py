@@ -2,6 +2,7 @@
 infrastructure, the table schema, the functions' environment and the rule patterns all come from here."""
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -95,32 +96,42 @@ class Template:
         return {key: self._resolve(value, refs) for key, value in variables.items()}
 
     def _resolve(self, value: Any, refs: dict[str, str]) -> str:
+        """!Ref, !GetAtt and !Sub, from ``refs`` (resources, pseudo parameters) or parameter defaults."""
         if isinstance(value, dict) and "Ref" in value:
-            name = value["Ref"]
-            if name in refs:
-                return refs[name]
-            if name in self.document.get("Parameters", {}):
-                return self.parameter_default(name)
-            raise KeyError(f"no local value for !Ref {name}")
+            return self._ref(value["Ref"], refs)
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            return self._ref(".".join(value["Fn::GetAtt"]), refs)
+        if isinstance(value, dict) and "Fn::Sub" in value:
+            return re.sub(r"\$\{([^}]+)\}", lambda m: self._ref(m.group(1), refs), value["Fn::Sub"])
         return str(value)
 
-    def policy_actions(self, function: str) -> set[str]:
-        """Every IAM action a function's inline policies allow."""
-        actions: set[str] = set()
+    def _ref(self, name: str, refs: dict[str, str]) -> str:
+        if name in refs:
+            return refs[name]
+        if name in self.document.get("Parameters", {}):
+            return self.parameter_default(name)
+        raise KeyError(f"no local value for {name}")
+
+    def policy_statements(self, function: str) -> list[tuple[dict[str, Any], str | None]]:
+        """A function's inline policy statements, each with the condition it depends on (or None)."""
+        statements = []
         for policy in self.functions()[function]["Properties"].get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
-                if statement.get("Effect") == "Allow":
-                    listed = statement["Action"]
-                    actions.update([listed] if isinstance(listed, str) else listed)
-        return actions
+                if "Fn::If" in statement:
+                    condition, when_true, _ = statement["Fn::If"]
+                    statements.append((when_true, condition))
+                else:
+                    statements.append((statement, None))
+        return statements
 
-    def policy_statements(self, function: str) -> list[dict[str, Any]]:
-        return [
-            statement
-            for policy in self.functions()[function]["Properties"].get("Policies", [])
-            if isinstance(policy, dict)
-            for statement in policy.get("Statement", [])
-        ]
+    def policy_actions(self, function: str) -> set[str]:
+        """Every IAM action a function's inline policies can allow (conditional statements included)."""
+        actions: set[str] = set()
+        for statement, _ in self.policy_statements(function):
+            if statement.get("Effect") == "Allow":
+                listed = statement["Action"]
+                actions.update([listed] if isinstance(listed, str) else listed)
+        return actions
 
 
 @cache

@@ -1,0 +1,194 @@
+"""Where findings live: DynamoDB when deployed (with their audit trail, written in the same transaction),
+memory for read-only scans. See guardian.table for the keys."""
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from guardian.findings import ACTIVE, AuditEntry, Finding, Status
+from guardian.inventory import Conflict
+from guardian.table import AUDIT_PREFIX, FINDING_PREFIX, STATE_SK
+
+# Which time orders each status partition of GSI1 (so "notified before T" is one range query).
+_STATUS_TIME = {
+    Status.NOTIFIED: "notified_at",
+    Status.SNOOZED: "snoozed_until",
+    Status.REMEDIATION_SCHEDULED: "remediation_due_at",
+    Status.RESOLVED: "resolved_at",
+}
+
+
+class FindingsStore(Protocol):
+    def get(self, finding_id: str) -> Finding | None: ...
+
+    def put(self, finding: Finding, audit: list[AuditEntry]) -> Finding:
+        """Store ``finding`` if its stored revision is still ``finding.revision``; returns it as stored."""
+
+    def with_status(
+        self, status: Status, before: datetime | None = None, after: datetime | None = None
+    ) -> Iterator[Finding]: ...
+
+    def of_owner(self, owner_key: str, since: datetime | None = None) -> list[Finding]: ...
+
+    def audit(self, finding_id: str) -> list[AuditEntry]: ...
+
+
+def active(store: FindingsStore) -> dict[str, Finding]:
+    return {f.id: f for status in ACTIVE for f in store.with_status(status)}
+
+
+def status_time(finding: Finding) -> datetime:
+    return getattr(finding, _STATUS_TIME.get(finding.status, "detected_at")) or finding.detected_at
+
+
+class DynamoFindings:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, finding_id: str) -> Finding | None:
+        item = self._client.get_item(
+            TableName=self._table,
+            Key={"PK": {"S": FINDING_PREFIX + finding_id}, "SK": {"S": STATE_SK}},
+            ConsistentRead=True,
+        ).get("Item")
+        return Finding.model_validate_json(item["doc"]["S"]) if item else None
+
+    def put(self, finding: Finding, audit: list[AuditEntry]) -> Finding:
+        stored = finding.model_copy(update={"revision": finding.revision + 1})
+        put: dict[str, Any] = {"TableName": self._table, "Item": _item(stored)}
+        if finding.revision == 0:
+            put["ConditionExpression"] = "attribute_not_exists(PK)"
+        else:
+            put["ConditionExpression"] = "revision = :expected"
+            put["ExpressionAttributeValues"] = {":expected": {"N": str(finding.revision)}}
+        entries = [{"Put": _audit_put(self._table, stored, entry, n)} for n, entry in enumerate(audit)]
+        try:
+            if entries:
+                self._client.transact_write_items(TransactItems=[{"Put": put}, *entries])
+            else:
+                self._client.put_item(**put)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                raise Conflict(finding.id) from error
+            raise
+        return stored
+
+    def with_status(
+        self, status: Status, before: datetime | None = None, after: datetime | None = None
+    ) -> Iterator[Finding]:
+        condition, values = "GSI1PK = :pk", {":pk": {"S": f"FINDINGS#{status.value}"}}
+        if before and after:
+            condition += " AND GSI1SK BETWEEN :after AND :before"
+            values |= {":after": {"S": after.isoformat()}, ":before": {"S": before.isoformat() + "~"}}
+        elif before:
+            condition += " AND GSI1SK <= :before"
+            values[":before"] = {"S": before.isoformat() + "~"}
+        elif after:
+            condition += " AND GSI1SK >= :after"
+            values[":after"] = {"S": after.isoformat()}
+        yield from self._query("GSI1", condition, values)
+
+    def of_owner(self, owner_key: str, since: datetime | None = None) -> list[Finding]:
+        condition = "GSI2PK = :pk AND begins_with(GSI2SK, :sk)"
+        values = {":pk": {"S": f"OWNER#{owner_key}"}, ":sk": {"S": "FINDING#"}}
+        if since:
+            condition = "GSI2PK = :pk AND GSI2SK >= :sk"
+            values[":sk"] = {"S": f"FINDING#{since.isoformat()}"}
+        return [f for f in self._query("GSI2", condition, values) if since is None or f.detected_at >= since]
+
+    def audit(self, finding_id: str) -> list[AuditEntry]:
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk AND begins_with(SK, :sk)",
+            ExpressionAttributeValues={":pk": {"S": FINDING_PREFIX + finding_id}, ":sk": {"S": AUDIT_PREFIX}},
+        )
+        return [AuditEntry.model_validate_json(i["doc"]["S"]) for page in pages for i in page["Items"]]
+
+    def _query(self, index: str, condition: str, values: dict[str, Any]) -> Iterator[Finding]:
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table, IndexName=index, KeyConditionExpression=condition, ExpressionAttributeValues=values
+        )
+        for page in pages:
+            for item in page["Items"]:
+                if item.get("type", {}).get("S") == "finding":
+                    yield Finding.model_validate_json(item["doc"]["S"])
+
+
+def _item(finding: Finding) -> dict[str, Any]:
+    owner_key = finding.owner_arn or finding.owner or "unattributed"
+    return {
+        "PK": {"S": FINDING_PREFIX + finding.id},
+        "SK": {"S": STATE_SK},
+        "type": {"S": "finding"},
+        "status": {"S": finding.status.value},
+        "rule": {"S": finding.rule},
+        "version": {"N": str(finding.version)},
+        "revision": {"N": str(finding.revision)},
+        "doc": {"S": finding.model_dump_json()},
+        "GSI1PK": {"S": f"FINDINGS#{finding.status.value}"},
+        "GSI1SK": {"S": f"{status_time(finding).isoformat()}#{finding.id}"},
+        "GSI2PK": {"S": f"OWNER#{owner_key}"},
+        "GSI2SK": {"S": f"FINDING#{finding.detected_at.isoformat()}#{finding.id}"},
+    }
+
+
+def _audit_put(table: str, finding: Finding, entry: AuditEntry, n: int) -> dict[str, Any]:
+    return {
+        "TableName": table,
+        "Item": {
+            "PK": {"S": FINDING_PREFIX + finding.id},
+            "SK": {"S": f"{AUDIT_PREFIX}{entry.at.isoformat()}#{finding.revision:06d}#{n}"},
+            "type": {"S": "audit"},
+            "doc": {"S": entry.model_dump_json()},
+        },
+        "ConditionExpression": "attribute_not_exists(PK)",
+    }
+
+
+class MemoryFindings:
+    """Findings of a read-only scan: nothing leaves the process."""
+
+    def __init__(self) -> None:
+        self._findings: dict[str, Finding] = {}
+        self._audit: dict[str, list[AuditEntry]] = {}
+
+    def get(self, finding_id: str) -> Finding | None:
+        return self._findings.get(finding_id)
+
+    def put(self, finding: Finding, audit: list[AuditEntry]) -> Finding:
+        held = self._findings.get(finding.id)
+        if (held.revision if held else 0) != finding.revision:
+            raise Conflict(finding.id)
+        stored = finding.model_copy(update={"revision": finding.revision + 1})
+        self._findings[finding.id] = stored
+        self._audit.setdefault(finding.id, []).extend(audit)
+        return stored
+
+    def with_status(
+        self, status: Status, before: datetime | None = None, after: datetime | None = None
+    ) -> Iterator[Finding]:
+        for finding in sorted(self._findings.values(), key=status_time):
+            at = status_time(finding)
+            if finding.status is status and (before is None or at <= before) and (after is None or at >= after):
+                yield finding
+
+    def of_owner(self, owner_key: str, since: datetime | None = None) -> list[Finding]:
+        return [
+            f
+            for f in self._findings.values()
+            if (f.owner_arn or f.owner or "unattributed") == owner_key and (since is None or f.detected_at >= since)
+        ]
+
+    def audit(self, finding_id: str) -> list[AuditEntry]:
+        return list(self._audit.get(finding_id, []))
+
+    def all(self) -> list[Finding]:
+        return list(self._findings.values())
+
+
+def dumps(findings: Iterable[Finding], now: datetime) -> str:
+    return json.dumps([f.public(now) for f in findings], indent=2, default=str)

@@ -1,0 +1,56 @@
+"""long-running-app: a Studio app InService longer than the limit while built-in idle shutdown is off or
+above the limit. LastUserActivityTimestamp is not used: it moves with health checks, not people."""
+
+from datetime import timedelta
+
+from pydantic import Field
+
+from guardian.arns import location_of
+from guardian.kinds import Kind
+from guardian.models import Resource
+from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, hours, iso
+
+BILLED_APP_TYPES = {"JupyterLab", "CodeEditor", "KernelGateway", "RStudioServerPro", "RSessionGateway", "Canvas"}
+IDLE_SHUTDOWN_APP_TYPES = {"JupyterLab", "CodeEditor"}  # the only ones with built-in idle shutdown
+
+
+class LongRunningAppConfig(RuleConfig):
+    limit_hours: int = Field(12, ge=1)
+
+
+class LongRunningApp(Rule):
+    name = "long-running-app"
+    Config = LongRunningAppConfig
+    kinds = frozenset({Kind.APP})
+
+    def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
+        if resource.state != "InService" or resource.app_type not in BILLED_APP_TYPES or not resource.created_at:
+            return None
+        limit = timedelta(hours=self.config.limit_hours)
+        if context.now - resource.created_at <= limit:
+            return None
+        idle_shutdown = self._idle_shutdown_minutes(resource, context)
+        if idle_shutdown is not None and idle_shutdown <= self.config.limit_hours * 60:
+            return None  # Studio stops it itself when idle
+        setting = "off" if idle_shutdown is None else f"{idle_shutdown} min (above the limit)"
+        evidence = {
+            "app_type": resource.app_type,
+            "started_at": iso(resource.created_at),
+            "uptime_hours": hours(resource.created_at, context.now),
+            "limit_hours": self.config.limit_hours,
+            "idle_shutdown": setting,
+        }
+        return Detection(
+            self.name,
+            resource,
+            resource.created_at + limit,
+            f"{resource.app_type} running {evidence['uptime_hours']:.0f} h, idle shutdown {setting}",
+            evidence,
+        )
+
+    @staticmethod
+    def _idle_shutdown_minutes(resource: Resource, context: RuleContext) -> int | None:
+        if resource.app_type not in IDLE_SHUTDOWN_APP_TYPES or not resource.studio_space:
+            return None
+        space = context.lookup(location_of(resource.arn).space(resource.domain_id or "", resource.studio_space))
+        return space.idle_timeout_minutes if space else None

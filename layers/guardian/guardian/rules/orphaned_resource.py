@@ -1,0 +1,66 @@
+"""orphaned-resource: still billing after the space that created it stopped or was deleted, or after its
+owner's profile was deleted. The rule no other tool has: stopping a space stops only its own instance."""
+
+from datetime import datetime
+
+from pydantic import Field
+
+from guardian.kinds import BILLABLE_OUTSIDE_SPACE, is_billing, is_gone
+from guardian.models import Resource
+from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso, version_time
+
+
+class OrphanedResourceConfig(RuleConfig):
+    grace_minutes: int = Field(30, ge=0, description="a quick restart of the space is not an alarm")
+
+
+class OrphanedResource(Rule):
+    name = "orphaned-resource"
+    Config = OrphanedResourceConfig
+    kinds = BILLABLE_OUTSIDE_SPACE
+
+    def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
+        if not is_billing(resource.kind, resource.state) or resource.serverless or resource.instance_count == 0:
+            return None
+        found = self._abandoned_since(resource, context)
+        if found is None:
+            return None
+        since, reason, evidence = found
+        since = max(since, resource.created_at or since)
+        if (context.now - since).total_seconds() < self.config.grace_minutes * 60:
+            return None
+        evidence |= {"resource_state": resource.state, "grace_minutes": self.config.grace_minutes}
+        return Detection(self.name, resource, since, f"still billing since {reason}", evidence)
+
+    @staticmethod
+    def _abandoned_since(resource: Resource, context: RuleContext) -> tuple[datetime, str, dict] | None:
+        owner = context.lookup(resource.owner_arn) if resource.owner_arn else None
+        if owner is not None and is_gone(owner.state):
+            at = owner.deleted_at or version_time(owner.versions.get("state"))
+            return at, f"its owner's profile {owner.name} was deleted", {"owner_deleted_at": iso(at)}
+        if resource.space_arn:
+            space = context.lookup(resource.space_arn)
+            if space is None:
+                return None  # a space the inventory does not know: no judgement
+            if is_gone(space.state):
+                at = space.deleted_at or version_time(space.versions.get("state"))
+                return at, f"space {space.name} was deleted", {"space": space.name, "space_deleted_at": iso(at)}
+            if space.running is False:
+                at = space.activity_at or version_time(space.activity_version)
+                return at, f"space {space.name} stopped", {"space": space.name, "space_stopped_at": iso(at)}
+            return None
+        if resource.owner_arn:
+            # Made from Studio by a known person, space unknown: orphaned when none of their spaces runs.
+            spaces = [s for s in context.spaces_of_owner(resource.owner_arn) if not is_gone(s.state)]
+            if spaces and all(s.running is False for s in spaces):
+                at = max(s.activity_at or version_time(s.activity_version) for s in spaces)
+                return (
+                    at,
+                    f"none of {resource.owner}'s {len(spaces)} spaces runs",
+                    {
+                        "owner_spaces": sorted(s.name for s in spaces),
+                        "last_space_stopped_at": iso(at),
+                        "space_inferred": True,
+                    },
+                )
+        return None

@@ -1,0 +1,30 @@
+"""unattributed-resource: a billable resource no source can attribute to anyone. Somebody pays for it and
+nobody answers for it; the evidence lists what was tried."""
+
+from pydantic import Field
+
+from guardian.kinds import BILLABLE_OUTSIDE_SPACE, is_billing
+from guardian.models import Resource, Source
+from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext
+
+
+class UnattributedResourceConfig(RuleConfig):
+    grace_minutes: int = Field(60, ge=0, description="time for events and the sweep to find the owner")
+
+
+class UnattributedResource(Rule):
+    name = "unattributed-resource"
+    Config = UnattributedResourceConfig
+    kinds = BILLABLE_OUTSIDE_SPACE
+
+    def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
+        if resource.attribution.source is not Source.UNATTRIBUTED or not is_billing(resource.kind, resource.state):
+            return None
+        if resource.serverless or resource.instance_count == 0:
+            return None
+        since = resource.created_at or resource.first_seen_at
+        if since is None or (context.now - since).total_seconds() < self.config.grace_minutes * 60:
+            return None
+        creator = resource.creator.principal_arn if resource.creator else None
+        evidence = {"tried": list(resource.attribution.notes), "created_by": creator}
+        return Detection(self.name, resource, since, "billing, and no evidence names an owner", evidence)
