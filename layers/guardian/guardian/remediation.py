@@ -227,7 +227,8 @@ def _act(guardian: Guardian, finding: Finding, now: datetime, report: Remediatio
     action = ACTIONS[resource.kind]
     try:
         action.act(guardian.clients, resource)
-    except (ClientError, BotoCoreError) as error:
+    except (ClientError, BotoCoreError) as raised:
+        error = str(raised)
         attempts = plan.get("attempts", 0) + 1
         give_up = attempts >= MAX_ATTEMPTS
         to = Status.NOTIFIED if give_up else Status.REMEDIATION_SCHEDULED
@@ -241,12 +242,12 @@ def _act(guardian: Guardian, finding: Finding, now: datetime, report: Remediatio
                 reason=f"attempt {attempts}: {error}" + ("; giving up" if give_up else ""),
             )
             return f.model_copy(
-                update={"status": to, "remediation": plan | {"attempts": attempts, "last_error": str(error)}}
+                update={"status": to, "remediation": plan | {"attempts": attempts, "last_error": error}}
             ), [entry]
 
         write_finding(guardian, finding, failed, now)
         metrics.add_metric(name="RemediationFailures", unit=MetricUnit.Count, value=1)
-        report.failed[finding.id] = str(error)
+        report.failed[finding.id] = error
         return
 
     def done(f: Finding) -> tuple[Finding, list[AuditEntry]]:
