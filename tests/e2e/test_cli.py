@@ -1,36 +1,13 @@
 """The CLI as a user runs it: the demo, a sandbox server any AWS client can use, inventory, replay."""
 
 import json
-import socket
 from pathlib import Path
 
 import boto3
 import pytest
-import requests
 
 from guardian_cli.main import main
-from guardian_sandbox.server import SandboxServer
 from tests.conftest import EVENTS, REFERENCE, load, reference, sample
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    with SandboxServer(free_port()) as running:
-        yield running
-
-
-@pytest.fixture
-def sandbox_url(server, monkeypatch):
-    requests.post(f"{server.url}/moto-api/reset", timeout=10)
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "sandbox")
-    return server.url
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:

@@ -146,7 +146,8 @@ def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
     for arn, existing in known.items():
         if arn in seen or is_final(existing.state):
             continue
-        if existing.first_seen_at and sweep.now - existing.first_seen_at < VANISH_GRACE:
+        born = existing.created_at or existing.first_seen_at
+        if born and sweep.now - born < VANISH_GRACE:
             continue
         gone = gone_observation(existing, sweep.now, sweep.source_id, "sweep: no longer listed")
         sweep.held[arn] = record(guardian, gone, sweep.now, follow_up=False).resource

@@ -135,7 +135,7 @@ def remediate(guardian: Guardian, now: datetime) -> RemediationReport:
     grace = timedelta(hours=settings.remediation_grace_hours)
     lead = min(timedelta(hours=settings.reminder_hours), grace)
     for finding in list(guardian.findings.with_status(Status.NOTIFIED, before=now - grace + lead)):
-        _schedule(guardian, finding, grace, now, report)
+        _schedule(guardian, finding, grace, lead, now, report)
     for finding in list(guardian.findings.with_status(Status.REMEDIATION_SCHEDULED, before=now)):
         _act(guardian, finding, now, report)
     logger.info("remediation run", extra=report.as_dict())
@@ -159,7 +159,9 @@ def blocker(guardian: Guardian, finding: Finding, resource: Resource | None, now
     return None
 
 
-def _schedule(guardian: Guardian, finding: Finding, grace: timedelta, now: datetime, report: RemediationReport):
+def _schedule(
+    guardian: Guardian, finding: Finding, grace: timedelta, lead: timedelta, now: datetime, report: RemediationReport
+):
     resource = guardian.inventory.get(canonical(finding.resource_arn))
     why_not = blocker(guardian, finding, resource, now)
     action = ACTIONS.get(resource.kind) if resource else None
@@ -170,7 +172,8 @@ def _schedule(guardian: Guardian, finding: Finding, grace: timedelta, now: datet
             )
         report.blocked[finding.id] = why_not
         return
-    due = finding.notified_at + grace
+    # The owner always gets the reminder's lead time, even when remediation was only just switched on.
+    due = max(finding.notified_at + grace, now + lead)
     what = f"{action.describe} {resource.name}"
     if guardian.settings.remediation_mode == "dry-run":
         if (finding.remediation or {}).get("mode") != "dry-run":

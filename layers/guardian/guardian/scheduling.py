@@ -35,7 +35,7 @@ def schedule_evaluation(guardian: Guardian, at: datetime, scope: dict[str, Any],
             Target={
                 "Arn": settings.evaluate_target_arn,
                 "RoleArn": settings.scheduler_role_arn,
-                "Input": json.dumps({"evaluate": scope}),
+                "Input": json.dumps({"evaluate": scope | {"at": at.isoformat()}}),
             },
         )
     except ClientError as error:

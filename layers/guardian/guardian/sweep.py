@@ -19,6 +19,7 @@ class Scope(BaseModel):
 
     space_arn: str | None = None
     owner_arn: str | None = None
+    at: datetime | None = None  # the moment it was scheduled for: judged as of then, at the earliest
 
     @model_validator(mode="after")
     def _something(self) -> "Scope":
@@ -49,7 +50,8 @@ class SweepResult:
 
 def sweep(guardian: Guardian, now: datetime, request: SweepRequest | None = None) -> SweepResult:
     if request and request.evaluate:
-        return SweepResult(None, evaluate(guardian, scoped(guardian, request.evaluate), now, complete=False))
+        moment = max(now, request.evaluate.at or now)
+        return SweepResult(None, evaluate(guardian, scoped(guardian, request.evaluate), moment, complete=False))
     report = reconcile(guardian, now, guardian.location())
     return SweepResult(report, evaluate(guardian, report.resources, now, complete=True))
 

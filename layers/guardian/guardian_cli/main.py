@@ -116,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a rule threshold for this run, e.g. orphaned_resource.grace_minutes=0 (repeatable)",
     )
     scan.add_argument("--tag-prefix", default="studio-cost-guardian")
+    scan.add_argument("--include-exempt", action="store_true", help="also list findings about exempt resources")
     scan.set_defaults(run=_scan)
 
     findings = commands.add_parser("findings", help="list stored findings (a deployed stack, or a sandbox)")
@@ -125,6 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     findings.add_argument("--rule")
     findings.add_argument("--since", type=_date, help="detected on or after (YYYY-MM-DD or ISO time)")
     findings.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    findings.add_argument("--include-exempt", action="store_true", help="also list exempt findings")
     findings.set_defaults(run=_findings)
 
     snooze = commands.add_parser("snooze", help="silence a finding until a date (its owner decided to keep it)")
@@ -316,8 +318,7 @@ def _scan(args: argparse.Namespace) -> int:
     with _account(args, embedded_default=False) as clients:
         guardian = audit_guardian(clients, rules, args.tag_prefix, _prices(args))
         report, evaluation = scan(guardian, now)
-    found = sorted(evaluation.findings, key=lambda f: -(f.waste_usd(now) or 0))
-    _print_findings(found, args.format, now)
+    _print_findings(evaluation.findings, args, now)
     _warn(report)
     return 0
 
@@ -335,8 +336,7 @@ def _findings(args: argparse.Namespace) -> int:
         else:
             found = [f for s in statuses for f in store.with_status(s) if not args.since or f.detected_at >= args.since]
     found = [f for f in found if not args.rule or f.rule == args.rule]
-    unique = sorted({f.id: f for f in found}.values(), key=lambda f: -(f.waste_usd(now) or 0))
-    _print_findings(unique, args.format, now)
+    _print_findings(list({f.id: f for f in found}.values()), args, now)
     return 0
 
 
@@ -360,7 +360,15 @@ def _snooze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_findings(found, fmt: str, now: datetime) -> None:
+def _print_findings(found, args: argparse.Namespace, now: datetime) -> None:
+    """Findings, costliest first. Exempt ones are waste someone chose to keep: left out unless asked for
+    (or listed with --status exempt), and counted in the summary line."""
+    shown_exempt = args.include_exempt or getattr(args, "status", None) == Status.EXEMPT.value
+    exempt = [f for f in found if f.status is Status.EXEMPT]
+    found = sorted(
+        (f for f in found if shown_exempt or f.status is not Status.EXEMPT), key=lambda f: -(f.waste_usd(now) or 0)
+    )
+    fmt = args.format
     rows = [f.public(now) for f in found]
     columns = (
         "id",
@@ -377,7 +385,10 @@ def _print_findings(found, fmt: str, now: datetime) -> None:
     )
     if fmt == "table":
         print(table([money(r) for r in rows], columns))
-        print(_waste_line(found, now))
+        print(
+            _waste_line(found, now)
+            + (f" {len(exempt)} exempt not shown (--include-exempt)." if exempt and not shown_exempt else "")
+        )
     else:
         print(render(rows, fmt, (*columns, "domain_id", "sharing", "detected_at", "resource_arn", "severity")))
 

@@ -52,8 +52,16 @@ class Delivery:
 
 
 class LocalStack:
-    def __init__(self, clients: AwsClients, stack_template: Template | None = None, table_name: str = TABLE_NAME):
+    def __init__(
+        self,
+        clients: AwsClients,
+        stack_template: Template | None = None,
+        table_name: str = TABLE_NAME,
+        parameters: dict[str, str] | None = None,
+    ):
+        """``parameters``: environment the stack's parameters would set (REMEDIATION_MODE=enforce, say)."""
         self.clients = clients
+        self.parameters = parameters or {}
         self.template = stack_template or template()
         self.table_name = table_name
         self._modules: dict[str, ModuleType] = {}
@@ -104,7 +112,7 @@ class LocalStack:
             "AWS::Partition": "aws",
             "AWS::StackName": STACK_NAME,
         }
-        env = self.template.environment(function, refs) | SANDBOX_OVERRIDES
+        env = self.template.environment(function, refs) | SANDBOX_OVERRIDES | self.parameters
         env |= {"AWS_REGION": self.clients.region, "AWS_DEFAULT_REGION": self.clients.region}
         if self.clients.endpoint_url:
             env["AWS_ENDPOINT_URL"] = self.clients.endpoint_url
