@@ -23,7 +23,7 @@ help:
 	@echo "make build    sam build (no Docker needed) and check the artifact"
 	@echo "make deploy   sam deploy --guided"
 	@echo "make sandbox  serve the sandbox on 127.0.0.1:5000"
-	@echo "make invoke-ingest / invoke-sweep   run a function on its sample events in events/"
+	@echo "make invoke-<function>   run a function (ingest, sweep, notify, report) on its sample events in events/"
 
 $(BIN)/.installed: pyproject.toml layers/guardian/requirements.txt
 	$(PYTHON) -m venv $(VENV)

@@ -4,13 +4,17 @@ table in it, and the sample events in events/ and tests/fixtures/aws-reference (
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
+from guardian import clock as guardian_clock
 from guardian.aws import AwsClients
 from guardian.observability import logger, metrics
 from guardian.runtime import Guardian, from_env
@@ -47,6 +51,7 @@ def _quiet_fast_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     level = logger.log_level
     monkeypatch.setattr(studio.settings, "transition_seconds", 0.0)
     yield
+    guardian_clock.set_offset(timedelta(0))
     logger.setLevel(level)
     # Metrics of core calls made outside a handler would pile up and print themselves at 100 values.
     metrics.clear_metrics()
@@ -86,3 +91,42 @@ def stack(sandbox: AwsClients) -> LocalStack:
 def guardian(stack: LocalStack) -> Guardian:
     """The core as the ingest function configures it from the template, over the sandbox table."""
     return from_env(stack.environment("IngestFunction"), clients=stack.clients)
+
+
+class SlackReceiver:
+    """A local stand-in for Slack's incoming webhooks: records every POST body and answers with the
+    statuses queued in ``replies`` (then 200 "ok"), headers included (Retry-After)."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.replies: list[tuple[int, dict[str, str]]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append({"path": self.path, "body": json.loads(body)})
+                status, headers = receiver.replies.pop(0) if receiver.replies else (200, {})
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(b"ok" if status == 200 else b"no_service")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/XXXX"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def payloads(self) -> list[dict[str, Any]]:
+        return [post["body"] for post in self.posts]
+
+
+@pytest.fixture
+def slack() -> Iterator[SlackReceiver]:
+    receiver = SlackReceiver()
+    yield receiver
+    receiver.server.shutdown()

@@ -1,10 +1,10 @@
 """Ingest: one EventBridge event (CloudTrail API call or service state change) -> the inventory."""
 
 import os
-from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from guardian import clock
 from guardian.ingest import ingest_event
 from guardian.observability import logger, metrics
 from guardian.runtime import from_env
@@ -13,4 +13,4 @@ from guardian.runtime import from_env
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict, context: LambdaContext) -> dict:
-    return ingest_event(event, from_env(os.environ), now=datetime.now(UTC)).as_dict()
+    return ingest_event(event, from_env(os.environ), now=clock.now()).as_dict()

@@ -1,11 +1,11 @@
 """Sweep: the scheduled reconcile and rule evaluation, or one space's evaluation when its grace ends."""
 
 import os
-from datetime import UTC, datetime
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from guardian import clock
 from guardian.observability import logger, metrics
 from guardian.runtime import from_env
 from guardian.sweep import SweepRequest, sweep
@@ -15,4 +15,4 @@ from guardian.sweep import SweepRequest, sweep
 @metrics.log_metrics
 @event_parser(model=SweepRequest)
 def handler(event: SweepRequest, context: LambdaContext) -> dict:
-    return sweep(from_env(os.environ), now=datetime.now(UTC), request=event).as_dict()
+    return sweep(from_env(os.environ), now=clock.now(), request=event).as_dict()

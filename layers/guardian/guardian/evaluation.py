@@ -80,6 +80,21 @@ def evaluate(guardian: Guardian, resources: list[Resource], now: datetime, compl
     return report
 
 
+def resolve_findings_of(guardian: Guardian, resource: Resource, now: datetime) -> int:
+    """A resource the events say is gone: its findings resolve now (and its owner hears so), not at the
+    next sweep. One read per rule that looks at its kind: finding ids are derived from (rule, resource)."""
+    resolved = 0
+    for rule in guardian.rules.rules():
+        if resource.kind not in rule.kinds:
+            continue
+        finding = guardian.findings.get(lifecycle.finding_id(rule.name, resource.arn))
+        if finding is not None and finding.active:
+            resolved += write_finding(guardian, finding, lambda f: lifecycle.resolved(f, now, "resource is gone"), now)
+    if resolved:
+        metrics.add_metric(name="FindingsResolved", unit=MetricUnit.Count, value=resolved)
+    return resolved
+
+
 def _context(guardian: Guardian, in_scope: dict[str, Resource], now: datetime) -> RuleContext:
     spaces_by_owner: dict[str, list[Resource]] = defaultdict(list)
     for resource in in_scope.values():
@@ -145,4 +160,4 @@ def _content(finding: Finding) -> dict:
     return finding.model_dump(exclude={"revision", "updated_at"})
 
 
-__all__ = ["AuditEntry", "EvaluationReport", "evaluate"]
+__all__ = ["AuditEntry", "EvaluationReport", "evaluate", "resolve_findings_of"]

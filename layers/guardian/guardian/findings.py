@@ -9,7 +9,7 @@ segments (from when, what per hour), and waste over any window is their overlap 
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +31,7 @@ class Status(StrEnum):
 
 
 ACTIVE = tuple(s for s in Status if s is not Status.RESOLVED)
+CENT = Decimal("0.01")
 
 
 def finding_id(rule: str, arn: str) -> str:
@@ -114,7 +115,7 @@ class Finding(BaseModel):
             if segment.hourly is None:
                 return None
             total += Decimal(str(segment.hourly)) * Decimal(overlap) / Decimal(3600)
-        return float(total.quantize(Decimal("0.01")))
+        return float(total.quantize(CENT, rounding=ROUND_HALF_UP))
 
     @property
     def active(self) -> bool:

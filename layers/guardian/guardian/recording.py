@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from guardian.arns import resource_path
 from guardian.derive import derive, space_activity, with_activity
+from guardian.evaluation import resolve_findings_of
 from guardian.facts import digest
 from guardian.inventory import Applied, apply, rewrite
 from guardian.kinds import TAGGABLE, Kind, is_billing, is_gone
@@ -68,6 +69,8 @@ def _follow_up(guardian: Guardian, applied: Applied, observation: Observation, n
         refresh_space(guardian, after.space_arn, observation, now)
     if after.kind is Kind.SPACE and applied.changed:
         rederive(guardian, [m.arn for m in guardian.inventory.by_space(after.arn) if m.arn != after.arn], now)
+    if applied.changed and is_gone(after.state):
+        resolve_findings_of(guardian, after, now)
     if after.kind in (Kind.SPACE, Kind.USER_PROFILE) and applied.changed and is_gone(after.state):
         scope = {"space_arn": after.arn} if after.kind is Kind.SPACE else {"owner_arn": after.arn}
         _schedule_orphan_check(guardian, scope, after.deleted_at or now, f"{after.arn}|gone", now)

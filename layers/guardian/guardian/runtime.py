@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from guardian.arns import Location
 from guardian.attribution import Directory, OwnershipTags
@@ -26,6 +27,7 @@ class Guardian:
     inventory: Inventory
     findings: FindingsStore
     prices: PriceBook
+    delivery: Any = field(default=None, repr=False)  # notify's delivery log and secrets cache, made when needed
     _directory: Directory | None = field(default=None, repr=False)
     _directory_at: datetime | None = field(default=None, repr=False)
 

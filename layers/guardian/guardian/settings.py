@@ -1,9 +1,10 @@
 """Function configuration: read from the environment once, at handler entry, and validated."""
 
+import json
 from collections.abc import Mapping
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from guardian.rules import RulesConfig
 
@@ -25,7 +26,32 @@ class Settings(BaseModel):
     schedule_group: str | None = Field(alias="SCHEDULE_GROUP", default=None)
     evaluate_target_arn: str | None = Field(alias="EVALUATE_TARGET_ARN", default=None)
     scheduler_role_arn: str | None = Field(alias="SCHEDULER_ROLE_ARN", default=None)
+    # Alerts.
+    stack_name: str = Field(alias="STACK_NAME", default="studio-cost-guardian")
+    topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)
+    slack_webhook_secret: str | None = Field(alias="SLACK_WEBHOOK_SECRET", default=None)
+    owner_emails_json: str = Field(alias="OWNER_EMAILS", default="{}")
+    digest_mode: Literal["immediate", "daily"] = Field(alias="DIGEST_MODE", default="immediate")
+    team_notifications: Literal["immediate", "digest", "off"] = Field(alias="TEAM_NOTIFICATIONS", default="digest")
+    allow_private_names: bool = Field(alias="ALLOW_PRIVATE_NAMES", default=False)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+
+    @property
+    def owner_emails(self) -> dict[str, str]:
+        """OwnerEmails: {"alice": "alice@example.com"}; a user profile's `<prefix>:email` tag works too."""
+        return json.loads(self.owner_emails_json or "{}")
+
+    @field_validator("owner_emails_json")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        if not isinstance(json.loads(value or "{}"), dict):
+            raise ValueError('OWNER_EMAILS is a JSON object: {"profile name": "address"}')
+        return value
+
+    @field_validator("slack_webhook_secret", "topic_arn")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
 
     @property
     def exemption_tag(self) -> str:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -61,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.setLevel(os.environ.get("GUARDIAN_LOG_LEVEL", "WARNING"))
     logger.registered_handler.setStream(_Stderr())
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", "No application metrics to publish")  # metrics are off here, as said
     try:
         return args.run(args)
     except InputError as error:
@@ -82,8 +84,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sandbox.set_defaults(run=_sandbox)
 
-    demo = commands.add_parser("demo", help="seed a Studio account, replay its day, print the inventory")
+    demo = commands.add_parser(
+        "demo", help="seed a Studio account, replay its day, print the alerts, inventory and findings"
+    )
     _endpoint_args(demo)
+    demo.add_argument(
+        "--slack-webhook",
+        metavar="URL",
+        help="also post every Slack message (team and owner channels) to this incoming-webhook URL",
+    )
     demo.set_defaults(run=_demo)
 
     replay = commands.add_parser("replay", help="route EventBridge events to handlers by template.yaml's rules")
@@ -205,7 +214,7 @@ def _demo(args: argparse.Namespace) -> int:
     from guardian_sandbox import demo
 
     with _account(args) as clients:
-        result = demo.run(clients, print)
+        result = demo.run(clients, print, slack_webhook=args.slack_webhook)
     rows = demo.inventory_rows(result.resources)
     print(table(rows, demo.INVENTORY_COLUMNS))
     by_source: dict[str, int] = {}
@@ -219,6 +228,11 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f"{result.delivered} deliveries, {result.rejected} rejected and parked for replay; duplicates and late "
         f"events changed nothing they should not have.\n"
+    )
+    print(
+        f"{len(result.messages)} emails sent"
+        + (f" (and the same to Slack at {args.slack_webhook})" if args.slack_webhook else "")
+        + f"; the duplicate stream batch sent {result.redelivered_messages}.\n"
     )
     findings = [money(f) for f in demo.finding_rows(result.findings, result.now)]
     print(table(findings, demo.FINDING_COLUMNS))
@@ -463,7 +477,7 @@ def _invoke(args: argparse.Namespace) -> int:
     )
     if logical_id is None:
         raise InputError(f"no function {args.function!r} in template.yaml (have: {', '.join(functions)})")
-    events = [event for path in args.files for event in read_events(path)]
+    events = [_read_json(path) for path in args.files]  # each file is one invocation's event, as it is
     status = 0
     with _account(args) as clients:
         stack = LocalStack(clients).deploy()
@@ -477,6 +491,15 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 # --- input -------------------------------------------------------------------------------------------
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except OSError as error:
+        raise InputError(f"{path}: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not JSON ({error.msg})") from error
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

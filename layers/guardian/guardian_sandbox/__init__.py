@@ -23,6 +23,8 @@ def embedded(region: str = "us-east-1") -> Iterator[AwsClients]:
     from moto import mock_aws
 
     studio.install()
+    # Account-ID-based DynamoDB endpoints (botocore >= 1.37) are not routed by moto's Streams backend.
+    os.environ.setdefault("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     with mock_aws():
         yield AwsClients(region=region)
 

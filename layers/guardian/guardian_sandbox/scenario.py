@@ -17,7 +17,13 @@ The story, from `start` (30 hours before now):
 - dave started the HyperPod cluster llm-train from dave-scratch, which he stopped an hour later
   (orphaned-resource; HyperPod has no bundled price, so its cost is unknown, not zero); adhoc-presto
   carries an owner tag the guardian wrote earlier.
+- erin serves two models, sentiment-a and sentiment-b, from her private space erin-nlp, busy all day; the
+  demo's live act has her stop the space (both endpoints orphaned: one grouped message to her), then
+  delete them (one resolve message).
 - legacy-scoring (made by an intern's IAM user) is exempt by tag; classic-nb has no owner anyone can name.
+
+Email addresses: alice, bob, dave and erin carry the `studio-cost-guardian:email` tag on their user
+profiles; carol's comes from the stack's OwnerEmails mapping (OWNER_EMAILS).
 """
 
 import contextlib
@@ -40,7 +46,11 @@ PROFILES = {
     "bob": None,
     "carol": "AmazonSageMaker-ExecutionRole-carol",
     "dave": None,
+    "erin": "AmazonSageMaker-ExecutionRole-erin",
 }
+EMAIL_TAG = "studio-cost-guardian:email"
+TAGGED_EMAILS = {name: f"{name}@example.com" for name in ("alice", "bob", "dave", "erin")}
+OWNER_EMAILS = {"carol": "carol@example.com"}  # the stack's OwnerEmails parameter
 EXEMPTION_TAG = "studio-cost-guardian:exempt"
 STORY_HOURS = 30
 
@@ -117,9 +127,14 @@ class StudioAccount:
         admin = Caller(iam_user="platform-admin")
         for name, role in PROFILES.items():
             settings = {"ExecutionRole": role_arn(loc, role)} if role else {}
+            tags = [{"Key": EMAIL_TAG, "Value": TAGGED_EMAILS[name]}] if name in TAGGED_EMAILS else []
             with self.then(-47):
-                arn = self.sm.create_user_profile(DomainId=domain_id, UserProfileName=name, UserSettings=settings)
+                arn = self.sm.create_user_profile(
+                    DomainId=domain_id, UserProfileName=name, UserSettings=settings, Tags=tags
+                )
             request = {"domainId": domain_id, "userProfileName": name}
+            if tags:
+                request["tags"] = [{"key": t["Key"], "value": t["Value"]} for t in tags]
             if role:
                 request["userSettings"] = {"executionRole": role_arn(loc, role)}
             self.call(-47, "CreateUserProfile", admin, request, {"userProfileArn": arn["UserProfileArn"]})
@@ -135,6 +150,7 @@ class StudioAccount:
             ("bob-code", "bob", "Private", "CodeEditor", "ml.m5.large", None, 1.0, None),
             ("team-notebooks", "carol", "Shared", "JupyterLab", "ml.t3.medium", 60, 0.5, None),
             ("dave-scratch", "dave", "Private", "JupyterLab", "ml.t3.medium", None, 6.0, 7.5),
+            ("erin-nlp", "erin", "Private", "JupyterLab", "ml.t3.medium", 120, 8.0, None),
         ]
         for name, owner, sharing, app_type, instance_type, idle, started, stopped in spaces:
             key = "JupyterLabAppSettings" if app_type == "JupyterLab" else "CodeEditorAppSettings"
@@ -193,6 +209,10 @@ class StudioAccount:
             {"Key": "sagemaker:space-arn", "Value": self.day.resources["alice-lab"]},
             {"Key": "sagemaker:domain-arn", "Value": self.location.domain(domain_id)},
         ]
+        erin_tags = [
+            {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "erin")},
+            {"Key": "sagemaker:space-arn", "Value": self.day.resources["erin-nlp"]},
+        ]
         exempt = [{"Key": EXEMPTION_TAG, "Value": "true"}]
         endpoints = [  # name, created by, tags, instance type (None: serverless), count, created (h), calls/h
             ("fraud-xgb", self.caller("alice"), alice_tags, "ml.m5.xlarge", 1, 1.5, 40),
@@ -200,6 +220,8 @@ class StudioAccount:
             ("churn-llm", self.caller("bob"), [], "ml.g5.2xlarge", 1, 2.5, 0),
             ("carol-batch", Caller(role=PROFILES["carol"]), [], "ml.c5.xlarge", 2, 3.0, 500),
             ("legacy-scoring", Caller(iam_user="intern"), exempt, "ml.m5.large", 1, 3.5, 0),
+            ("sentiment-a", self.caller("erin"), erin_tags, "ml.m5.2xlarge", 1, 9.0, 300),
+            ("sentiment-b", self.caller("erin"), erin_tags, "ml.g4dn.xlarge", 1, 9.5, 120),
         ]
         for name, caller, tags, instance_type, count, hours, calls_per_hour in endpoints:
             variant: dict[str, Any] = {"VariantName": "AllTraffic", "ModelName": "demo-model"}
@@ -397,6 +419,21 @@ class StudioAccount:
             {"notebookInstanceName": "classic-nb", "instanceType": "ml.t3.medium"},
             {"notebookInstanceArn": notebook["NotebookInstanceArn"]},
         )
+
+    # --- the live act: what erin does after the story, at real moments --------------------------------
+
+    def stop_space(self, name: str, owner: str, at: datetime) -> ScheduledEvent:
+        """The owner stops a space: Studio deletes its running app."""
+        app = {"domainId": self.day.domain_id, "spaceName": name, "appType": "JupyterLab", "appName": "default"}
+        with clock.at(self.clients, at):
+            self.sm.delete_app(DomainId=self.day.domain_id, SpaceName=name, AppType="JupyterLab", AppName="default")
+        return ScheduledEvent(at, f"DeleteApp {name}", self.factory.api_call("DeleteApp", at, self.caller(owner), app))
+
+    def delete_endpoint(self, name: str, owner: str, at: datetime) -> ScheduledEvent:
+        with clock.at(self.clients, at):
+            self.sm.delete_endpoint(EndpointName=name)
+        event = self.factory.api_call("DeleteEndpoint", at, self.caller(owner), {"endpointName": name})
+        return ScheduledEvent(at, f"DeleteEndpoint {name}", event)
 
 
 def _camel(value: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from moto.events.models import EventPattern
+from moto.sns.utils import FilterPolicyMatcher
 
 from guardian.aws import AwsClients
 from guardian.runtime import forget_cached
@@ -23,9 +24,12 @@ SANDBOX_ACCOUNT = "123456789012"
 STACK_NAME = "studio-cost-guardian"
 TABLE_NAME = STACK_NAME
 PARKED_QUEUE = f"{STACK_NAME}-parked"
+UNDELIVERED_QUEUE = f"{STACK_NAME}-undelivered"
+MAILBOX_QUEUE = f"{STACK_NAME}-mailbox"  # subscribed to the topic: what email subscribers would get
 SCHEDULE_GROUP = f"{STACK_NAME}-evaluations"
+SLACK_SECRET = f"{STACK_NAME}/slack-webhook"
 # What the sandbox cannot offer, replaced: no Price List API in moto, so the bundled prices.
-SANDBOX_OVERRIDES = {"PRICE_SOURCE": "bundled"}
+SANDBOX_OVERRIDES = {"PRICE_SOURCE": "bundled", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ class LocalStack:
     ):
         """``parameters``: environment the stack's parameters would set (REMEDIATION_MODE=enforce, say)."""
         self.clients = clients
-        self.parameters = parameters or {}
+        self.parameters = dict(parameters or {})
         self.template = stack_template or template()
         self.table_name = table_name
         self._modules: dict[str, ModuleType] = {}
@@ -77,16 +81,138 @@ class LocalStack:
             if error.response["Error"]["Code"] != "ResourceInUseException":
                 raise
         self.parked_queue_url = self.clients("sqs").create_queue(QueueName=PARKED_QUEUE)["QueueUrl"]
+        self.undelivered_queue_url = self.clients("sqs").create_queue(QueueName=UNDELIVERED_QUEUE)["QueueUrl"]
         try:
             self.clients("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConflictException":
                 raise
+        sns, sqs = self.clients("sns"), self.clients("sqs")
+        self.topic_arn = sns.create_topic(Name=f"{STACK_NAME}-alerts")["TopicArn"]
+        self.mailbox_url = sqs.create_queue(QueueName=MAILBOX_QUEUE)["QueueUrl"]
+        mailbox_arn = sqs.get_queue_attributes(QueueUrl=self.mailbox_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=mailbox_arn)
+        self._stream_positions: dict[str, str] = {}
+        self.last_stream_batch: list[dict[str, Any]] = []
         return self
 
-    def fire_due_schedules(self, now: datetime) -> list[tuple[str, Any]]:
+    def use_slack(self, webhook_url: str) -> None:
+        """Store a Slack webhook as the stack would (Secrets Manager) and hand its ARN to the functions."""
+        secrets = self.clients("secretsmanager")
+        try:
+            arn = secrets.create_secret(Name=SLACK_SECRET, SecretString=webhook_url)["ARN"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ResourceExistsException":
+                raise
+            arn = secrets.put_secret_value(SecretId=SLACK_SECRET, SecretString=webhook_url)["ARN"]
+        self.parameters["SLACK_WEBHOOK_SECRET"] = arn
+
+    def subscribe_team(self, address: str) -> None:
+        """What the TeamEmail parameter makes: an email subscription with the template's filter policy."""
+        properties = self.template.resources["TeamSubscription"]["Properties"]
+        self.clients("sns").subscribe(
+            TopicArn=self.topic_arn,
+            Protocol="email",
+            Endpoint=address,
+            Attributes={
+                "FilterPolicy": json.dumps(properties["FilterPolicy"]),
+                "FilterPolicyScope": properties["FilterPolicyScope"],
+            },
+        )
+
+    def mailbox(self) -> list[dict[str, Any]]:
+        """Messages published to the topic since last asked: subject, text, attributes, and the email
+        addresses whose subscription filter policy lets them through (SNS's own matching, as moto has it)."""
+        sqs, messages = self.clients("sqs"), []
+        subscribers = self._email_subscribers()
+        while True:
+            batch = sqs.receive_message(QueueUrl=self.mailbox_url, MaxNumberOfMessages=10).get("Messages", [])
+            if not batch:
+                return messages
+            for message in batch:
+                body = json.loads(message["Body"])
+                attributes = body.get("MessageAttributes", {})
+                messages.append(
+                    {
+                        "subject": body.get("Subject"),
+                        "text": body["Message"],
+                        "attributes": {k: v["Value"] for k, v in attributes.items()},
+                        "to": [
+                            address for address, matcher in subscribers if matcher.matches(attributes, body["Message"])
+                        ],
+                    }
+                )
+                sqs.delete_message(QueueUrl=self.mailbox_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def _email_subscribers(self) -> list[tuple[str, FilterPolicyMatcher]]:
+        sns, subscribers = self.clients("sns"), []
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self.topic_arn):
+            for subscription in page["Subscriptions"]:
+                if subscription["Protocol"] != "email":
+                    continue
+                attributes = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])
+                policy = json.loads(attributes["Attributes"].get("FilterPolicy") or "{}")
+                scope = attributes["Attributes"].get("FilterPolicyScope")
+                subscribers.append((subscription["Endpoint"], FilterPolicyMatcher(policy, scope)))
+        return subscribers
+
+    def pump_streams(self, attempts: int = 6) -> list[Any]:
+        """What Lambda's DynamoDB event source mapping does: new stream records, filtered by the template's
+        FilterCriteria, to the notify function in a batch; failed records retried, then parked."""
+        records = self.stream_batch()
+        self.last_stream_batch = records or self.last_stream_batch
+        results = []
+        for _ in range(attempts):
+            if not records:
+                break
+            result = self.invoke("NotifyFunction", {"Records": records})
+            results.append(result)
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            records = [r for r in records if r["dynamodb"]["SequenceNumber"] in failed]
+        for record in records:
+            self.clients("sqs").send_message(QueueUrl=self.undelivered_queue_url, MessageBody=json.dumps(record))
+        return results
+
+    def stream_batch(self) -> list[dict[str, Any]]:
+        """The stream's new records that pass the template's FilterCriteria for the notify function."""
+        pattern = EventPattern.load(self.template.stream_filter("NotifyFunction"))
+        return [r for r in self._new_stream_records() if pattern.matches_event(r)]
+
+    def redeliver_last_batch(self) -> Any:
+        """Streams deliver at least once: the last batch, handed to the notify function again."""
+        return self.invoke("NotifyFunction", {"Records": self.last_stream_batch})
+
+    def _new_stream_records(self) -> list[dict[str, Any]]:
+        streams = self.clients("dynamodbstreams")
+        stream_arn = self.clients("dynamodb").describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]
+        records = []
+        for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+            shard_id = shard["ShardId"]
+            after = self._stream_positions.get(shard_id)
+            iterator = streams.get_shard_iterator(
+                StreamArn=stream_arn,
+                ShardId=shard_id,
+                **(
+                    {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
+                    if after
+                    else {"ShardIteratorType": "TRIM_HORIZON"}
+                ),
+            )["ShardIterator"]
+            while iterator:
+                page = streams.get_records(ShardIterator=iterator, Limit=1000)
+                records += [_as_lambda_delivers(r, stream_arn) for r in page["Records"]]
+                if not page["Records"]:
+                    break
+                iterator = page.get("NextShardIterator")
+            if records:
+                self._stream_positions[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+        return records
+
+    def fire_due_schedules(self, now: datetime) -> list[tuple[dict[str, Any], Any]]:
         """What EventBridge Scheduler would do by ``now``: invoke each due one-time schedule's target with
-        its input, then delete the schedule (ActionAfterCompletion=DELETE)."""
+        its input, then delete the schedule (ActionAfterCompletion=DELETE). Returns (input, result) pairs."""
         scheduler = self.clients("scheduler")
         targets = {self.environment("SweepFunction")["EVALUATE_TARGET_ARN"]: "SweepFunction"}
         fired = []
@@ -97,14 +223,16 @@ class LocalStack:
                 if at > now:
                     continue
                 target = schedule["Target"]
-                result = self.invoke(targets[target["Arn"]], json.loads(target["Input"]))
+                payload = json.loads(target["Input"])
+                result = self.invoke(targets[target["Arn"]], payload)
                 scheduler.delete_schedule(Name=summary["Name"], GroupName=SCHEDULE_GROUP)
-                fired.append((summary["Name"], result))
+                fired.append((payload, result))
         return fired
 
     def environment(self, function: str) -> dict[str, str]:
         refs = {
             "GuardianTable": self.table_name,
+            "AlertsTopic": getattr(self, "topic_arn", ""),
             "EvaluationSchedules": SCHEDULE_GROUP,
             "SchedulerRole.Arn": f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/{STACK_NAME}-scheduler",
             "AWS::AccountId": SANDBOX_ACCOUNT,
@@ -177,6 +305,14 @@ class LocalStack:
             spec.loader.exec_module(module)
             self._modules[function] = module
         return self._modules[function]
+
+
+def _as_lambda_delivers(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+    """A GetRecords record in the shape Lambda hands a function: epoch-second times, the stream's ARN."""
+    change = dict(record["dynamodb"])
+    if isinstance(change.get("ApproximateCreationDateTime"), datetime):
+        change["ApproximateCreationDateTime"] = change["ApproximateCreationDateTime"].timestamp()
+    return json.loads(json.dumps(record | {"dynamodb": change, "eventSourceARN": stream_arn}, default=str))
 
 
 @contextlib.contextmanager

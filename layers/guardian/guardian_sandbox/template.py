@@ -74,6 +74,13 @@ class Template:
             if event["Type"] == "EventBridgeRule"
         ]
 
+    def stream_filter(self, function: str) -> str:
+        """The FilterCriteria pattern of a function's DynamoDB stream event (EventBridge pattern syntax)."""
+        for event in self.functions()[function]["Properties"]["Events"].values():
+            if event["Type"] == "DynamoDB":
+                return event["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
+        raise KeyError(f"{function} reads no DynamoDB stream")
+
     def table_definition(self, name: str = "GuardianTable") -> dict[str, Any]:
         """The table's properties in CreateTable's shape, for moto or a local DynamoDB."""
         props = self.resources[name]["Properties"]

@@ -1,0 +1,22 @@
+"""Notify: the findings stream in (partial batch response), messages out; or, on schedule, the digest."""
+
+import os
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from guardian import clock
+from guardian.digest import digest
+from guardian.notify import handle_stream
+from guardian.observability import logger, metrics
+from guardian.runtime import from_env
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict, context: LambdaContext) -> dict:
+    guardian, now = from_env(os.environ), clock.now()
+    if "Records" in event:
+        return handle_stream(guardian, event, now, context)
+    if event.get("digest"):
+        return digest(guardian, now).as_dict()
+    raise ValueError('expected DynamoDB stream records or the digest schedule\'s {"digest": true}')

@@ -1,0 +1,107 @@
+"""The daily digest: instead of immediate alerts (DigestMode=daily), one message per owner a day with
+what opened and what resolved; and, for the team (TeamNotifications=digest), one summary of everything
+still open, with findings in private spaces counted rather than named."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from guardian import findings as lifecycle
+from guardian.channels import Audience, DeliveryFailed
+from guardian.evaluation import write_finding
+from guardian.findings import ACTIVE, Finding, Status
+from guardian.messages import Context, Message, daily, daily_total, dollars, label, render
+from guardian.notices import Notice, NoticeKind
+from guardian.notify import message_context, send_once
+from guardian.runtime import Guardian
+
+
+@dataclass
+class DigestReport:
+    sent: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sent": self.sent, "failed": self.failed}
+
+
+def digest(guardian: Guardian, now: datetime) -> DigestReport:
+    settings = guardian.settings
+    report = DigestReport()
+    since = now - timedelta(days=1)
+    active = [f for status in ACTIVE for f in guardian.findings.with_status(status)]
+    resolved = list(guardian.findings.with_status(Status.RESOLVED, after=since))
+    context = message_context(guardian, now)
+    if settings.digest_mode == "daily":
+        new = defaultdict(list)
+        for finding in active:
+            if finding.status is Status.OPEN and finding.owner:
+                new[finding.owner].append(finding)
+        gone = defaultdict(list)
+        for finding in resolved:
+            if finding.owner and finding.notified_at:
+                gone[finding.owner].append(finding)
+        for owner in sorted(set(new) | set(gone)):
+            message = _owner_digest(new[owner], gone[owner], context)
+            if _send(guardian, Audience(owner), message, now, report):
+                for finding in new[owner]:
+                    write_finding(guardian, finding, lambda f: lifecycle.notified(f, now, "digest"), now)
+    if settings.team_notifications == "digest" and (active or resolved):
+        message = team_digest(active, resolved, context, settings.allow_private_names)
+        _send(guardian, Audience(None), message, now, report)
+    if report.failed:  # the schedule retries; what was delivered is not sent again
+        raise DeliveryFailed(f"digests not delivered to: {', '.join(report.failed)}")
+    return report
+
+
+def _owner_digest(new: list[Finding], gone: list[Finding], context: Context) -> Message:
+    parts = []
+    if new:
+        parts.append(render([Notice(NoticeKind.OPENED, f) for f in new], context))
+    if gone:
+        parts.append(render([Notice(NoticeKind.RESOLVED, f) for f in gone], context))
+    per_day, _ = daily_total(new)
+    subject = f"Daily: {len(new)} new, {len(gone)} resolved ({(new or gone)[0].owner}) ~ {dollars(per_day)}/day"
+    header = {"type": "header", "text": {"type": "plain_text", "text": subject[:150], "emoji": True}}
+    sections = [b for p in parts for b in p.blocks if b["type"] != "header"]
+    return Message(
+        subject=subject, text="\n\n".join(p.text for p in parts), blocks=[header, *sections][:50], about=new + gone
+    )
+
+
+def team_digest(active: list[Finding], resolved: list[Finding], context: Context, names: bool) -> Message:
+    """Everything still open, by owner; private-space findings counted, not named."""
+    lines, private = [], []
+    counted = [f for f in active if f.status is not Status.EXEMPT]
+    for finding in sorted(counted, key=lambda f: -(f.waste_usd(context.now) or 0)):
+        if not names and finding.owner and finding.sharing != "Shared":
+            private.append(finding)
+            continue
+        lines.append(
+            f"- {label(finding)} ({finding.owner or 'no owner'}): {dollars(daily(finding))}/day, "
+            f"{dollars(finding.waste_usd(context.now))} so far"
+        )
+    if private:
+        per_day, _ = daily_total(private)
+        lines.append(
+            f"- {len({f.resource_arn for f in private})} resources in private spaces: {dollars(per_day)}/day "
+            "(their owners have the details)"
+        )
+    per_day, _ = daily_total(counted)
+    subject = f"Studio waste today: {len(counted)} open findings ~ {dollars(per_day)}/day, {len(resolved)} resolved"
+    text = subject + "\n\n" + "\n".join(lines)
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000] or "Nothing open."}},
+    ]
+    return Message(subject=subject, text=text, blocks=blocks, about=counted or resolved)
+
+
+def _send(guardian: Guardian, audience: Audience, message: Message, now: datetime, report: DigestReport) -> bool:
+    """Today's digest for this audience, once per channel however often the schedule fires."""
+    outcome = send_once(guardian, audience, [(f"digest#{now.date().isoformat()}", message)], lambda _: message, now)
+    report.sent += [f"{channel} to {audience.name}: {subject}" for channel, subject, _ in outcome.sent]
+    if outcome.error is not None:
+        report.failed.append(audience.name)
+    return bool(outcome.sent)
