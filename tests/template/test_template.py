@@ -83,6 +83,23 @@ def test_the_functions_call_nothing_they_are_not_granted(stack, slack):
     # which SNS uses with the function's credentials when it publishes to the encrypted topic.
     not_exercised = {"dynamodb:DeleteItem", "kms:GenerateDataKey", "kms:Decrypt"}
     assert notify_calls.iam_actions() == FUNCTION_PERMISSIONS["NotifyFunction"] - not_exercised
+    stack.parameters["COST_EXPLORER"] = "true"
+    with recording() as report_calls:
+        stack.invoke("ReportFunction", load(EVENTS / "report" / "weekly.json"))
+    # s3:GetObject is what the presigned links are authorised as when someone opens them.
+    not_exercised |= {"s3:GetObject"}
+    assert report_calls.iam_actions() == FUNCTION_PERMISSIONS["ReportFunction"] - not_exercised
+
+
+def test_the_reports_bucket_is_encrypted_private_tls_only_and_expires_what_it_keeps():
+    bucket = template().resources["ReportsBucket"]["Properties"]
+    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    assert rule == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["GuardianKey", "Arn"]}}
+    assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
+    [expiry] = bucket["LifecycleConfiguration"]["Rules"]
+    assert expiry["Status"] == "Enabled" and expiry["ExpirationInDays"] == {"Ref": "ReportRetentionDays"}
+    [tls] = template().resources["ReportsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert tls["Effect"] == "Deny" and tls["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_the_layer_is_built_for_the_declared_runtime_and_architecture():

@@ -14,6 +14,8 @@ _CONFIG = Config(
     read_timeout=20,
     user_agent_extra="studio-cost-guardian",
 )
+# Presigned links to KMS-encrypted report objects need Signature Version 4.
+_SERVICE_CONFIG = {"s3": _CONFIG.merge(Config(signature_version="s3v4"))}
 
 
 class AwsClients:
@@ -33,7 +35,10 @@ class AwsClients:
         key = (service, region or self.region)
         if key not in self._clients:
             self._clients[key] = self._session.client(
-                service, region_name=key[1], endpoint_url=self.endpoint_url, config=_CONFIG
+                service,
+                region_name=key[1],
+                endpoint_url=self.endpoint_url,
+                config=_SERVICE_CONFIG.get(service, _CONFIG),
             )
         return self._clients[key]
 

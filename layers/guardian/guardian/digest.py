@@ -75,7 +75,7 @@ def team_digest(active: list[Finding], resolved: list[Finding], context: Context
     lines, private = [], []
     counted = [f for f in active if f.status is not Status.EXEMPT]
     for finding in sorted(counted, key=lambda f: -(f.waste_usd(context.now) or 0)):
-        if not names and finding.owner and finding.sharing != "Shared":
+        if not names and finding.private:
             private.append(finding)
             continue
         lines.append(

@@ -118,6 +118,12 @@ class Finding(BaseModel):
         return float(total.quantize(CENT, rounding=ROUND_HALF_UP))
 
     @property
+    def private(self) -> bool:
+        """About a private space's resources (or an owner's, space unknown): for its owner's eyes only. What
+        nobody owns is the team's business."""
+        return self.owner is not None and self.sharing != "Shared"
+
+    @property
     def active(self) -> bool:
         return self.status is not Status.RESOLVED
 

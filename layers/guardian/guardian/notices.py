@@ -31,10 +31,7 @@ class Notice:
 
     @property
     def private(self) -> bool:
-        """About a private space's resources (or an owner's, space unknown): for its owner's eyes only."""
-        if self.finding.sharing == "Shared":
-            return False
-        return self.finding.sharing == "Private" or self.finding.owner is not None
+        return self.finding.private
 
 
 _WAKE_STATUSES = {Status.SNOOZED, Status.EXEMPT, Status.RESOLVED}

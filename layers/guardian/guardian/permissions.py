@@ -5,7 +5,17 @@ permissions per action); template.yaml must grant each function exactly this set
 both that the template matches and that every call a function makes in the tests is declared here.
 """
 
-from guardian import collectors, metric_data, notify, pricing, reconcile, recording, remediation, scheduling
+from guardian import (
+    collectors,
+    metric_data,
+    notify,
+    pricing,
+    reconcile,
+    recording,
+    remediation,
+    scheduling,
+    weekly,
+)
 from guardian.rules import RULES
 
 # The table: reads, conditional writes (TransactWriteItems is authorised as PutItem), queries.
@@ -33,6 +43,7 @@ FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
         + pricing.PERMISSIONS
     ),
     "NotifyFunction": frozenset(TABLE + notify.PERMISSIONS),
+    "ReportFunction": frozenset(("dynamodb:PutItem", "dynamodb:Query", *weekly.PERMISSIONS)),  # reads by query only
     # The mutating actions are granted only when RemediationMode is enforce (a condition in the template).
     "RemediateFunction": frozenset(TABLE + remediation.READ_PERMISSIONS + remediation.MUTATING_PERMISSIONS),
 }

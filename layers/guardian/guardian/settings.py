@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from guardian.report import zone
 from guardian.rules import RulesConfig
 
 
@@ -34,6 +35,10 @@ class Settings(BaseModel):
     digest_mode: Literal["immediate", "daily"] = Field(alias="DIGEST_MODE", default="immediate")
     team_notifications: Literal["immediate", "digest", "off"] = Field(alias="TEAM_NOTIFICATIONS", default="digest")
     allow_private_names: bool = Field(alias="ALLOW_PRIVATE_NAMES", default=False)
+    # The weekly report.
+    reports_bucket: str | None = Field(alias="REPORTS_BUCKET", default=None)
+    report_timezone: str = Field(alias="REPORT_TIMEZONE", default="UTC")
+    cost_explorer: bool = Field(alias="COST_EXPLORER", default=False)
     rules: RulesConfig = Field(default_factory=RulesConfig)
 
     @property
@@ -48,7 +53,13 @@ class Settings(BaseModel):
             raise ValueError('OWNER_EMAILS is a JSON object: {"profile name": "address"}')
         return value
 
-    @field_validator("slack_webhook_secret", "topic_arn")
+    @field_validator("report_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone(value)  # an unknown zone fails here, at configuration, not on Monday morning
+        return value
+
+    @field_validator("slack_webhook_secret", "topic_arn", "reports_bucket")
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None

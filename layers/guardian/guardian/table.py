@@ -16,6 +16,11 @@ finding by id                               PK=FINDING#<id>, SK=#STATE
 a finding's audit trail                     PK=FINDING#<id>, SK=AUDIT#<at>
 findings of a status, by its time           GSI1 FINDINGS#<status>       SK=<status time>#<id>
 findings of an owner, by detection          GSI2 OWNER#<owner>           SK=FINDING#<detected>#<id>
+findings of a week (report.py)              GSI1, each status but        resolved: SK >= <week start>
+                                            resolved, and resolved
+a week's totals (weekly.py)                 PK=REPORT#<week>, SK=#SUMMARY
+a delivered message (notify.py)             PK=DELIVERY, SK=notify#<hash>  TTL 90 days
+an owner's email subscription               PK=SUBSCRIPTION#<owner>, SK=<address>
 ==========================================  ===========================  ==============================
 
 A status partition is ordered by the time that matters for it: open by detection, notified by when the

@@ -1,9 +1,9 @@
-"""`guardian`: sandbox, demo, replay, inventory, scan, findings, snooze and invoke, over the same core as
-the functions.
+"""`guardian`: sandbox, demo, replay, inventory, scan, findings, snooze, report and invoke, over the same
+core as the functions.
 
 Without ``--endpoint-url`` the demo, replay and invoke run on an embedded sandbox; ``inventory`` and
-``scan`` audit whatever account the credentials reach (a real one, read-only); ``findings`` and ``snooze``
-work on a deployed stack's table (found from its outputs) or a sandbox's.
+``scan`` audit whatever account the credentials reach (a real one, read-only); ``findings``, ``snooze``
+and ``report`` work on a deployed stack's table (found from its outputs) or a sandbox's.
 """
 
 import argparse
@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from guardian.aws import AwsClients
 from guardian.events import from_cloudtrail_record
@@ -68,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as error:
         print(f"guardian {args.command}: {error}", file=sys.stderr)
         return 2
+    except ClientError as error:  # the account said no: say what it said, not a traceback
+        print(f"guardian {args.command}: {error}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,6 +149,21 @@ def _parser() -> argparse.ArgumentParser:
     snooze.add_argument("--reason", required=True)
     _store_args(snooze)
     snooze.set_defaults(run=_snooze)
+
+    report = commands.add_parser("report", help="who is wasting what: an ISO week, or the last 7 days")
+    _store_args(report)
+    report.add_argument("--week", help="an ISO week, e.g. 2026-W47 (default: the last 7 days up to now)")
+    report.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
+    report.add_argument("--out", type=Path, metavar="FILE", help="write the report here instead of printing it")
+    report.add_argument("--timezone", default="UTC", help="IANA time zone of the weeks and days (default UTC)")
+    report.add_argument(
+        "--hide-private", action="store_true", help="count resources in private spaces without naming them"
+    )
+    report.add_argument(
+        "--cost-explorer", action="store_true", help="add Cost Explorer's actual cost per owner tag (one $0.01 call)"
+    )
+    report.add_argument("--tag-prefix", default="studio-cost-guardian", help="the stack's TagPrefix")
+    report.set_defaults(run=_report)
 
     invoke = commands.add_parser("invoke", help="invoke one function with sample events (make invoke-<fn>)")
     invoke.add_argument("function", help="a function's directory name (ingest, sweep) or logical id")
@@ -240,7 +260,8 @@ def _demo(args: argparse.Namespace) -> int:
     if args.endpoint_url:
         print(
             f"State left in the sandbox at {args.endpoint_url}: try `guardian inventory --endpoint-url "
-            f"{args.endpoint_url} --format json` or `guardian findings --endpoint-url {args.endpoint_url}`."
+            f"{args.endpoint_url} --format json`, `guardian findings --endpoint-url {args.endpoint_url}` or "
+            f"`guardian report --endpoint-url {args.endpoint_url} --format html --out report.html`."
         )
     return 0
 
@@ -351,6 +372,35 @@ def _findings(args: argparse.Namespace) -> int:
             found = [f for s in statuses for f in store.with_status(s) if not args.since or f.detected_at >= args.since]
     found = [f for f in found if not args.rule or f.rule == args.rule]
     _print_findings(list({f.id: f for f in found}.values()), args, now)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from guardian import report_format
+    from guardian.actual_cost import actual_cost
+    from guardian.report import Period, report_for
+
+    now = datetime.now(UTC)
+    try:
+        period = Period.iso_week(args.week, args.timezone) if args.week else Period.last_days(now, 7, args.timezone)
+    except ValueError as error:
+        raise InputError(str(error)) from error
+    with _account(args, embedded_default=False) as clients:
+        actual = actual_cost(clients("ce"), period, f"{args.tag_prefix}:owner") if args.cost_explorer else None
+        document = report_for(_store(args, clients), period, now, names=not args.hide_private, actual=actual)
+    if args.format == "json":
+        text = json.dumps(document, indent=2) + "\n"
+    elif args.format == "csv":
+        text = report_format.to_csv(document)
+    elif args.format == "html":
+        text = report_format.to_html(document)
+    else:
+        text = "\n".join(report_format.summary_lines(document)) + "\n"
+    if args.out:
+        args.out.write_text(text)
+        print(f"wrote {args.out} ({report_format.headline(document)})")
+    else:
+        sys.stdout.write(text)
     return 0
 
 

@@ -28,6 +28,7 @@ UNDELIVERED_QUEUE = f"{STACK_NAME}-undelivered"
 MAILBOX_QUEUE = f"{STACK_NAME}-mailbox"  # subscribed to the topic: what email subscribers would get
 SCHEDULE_GROUP = f"{STACK_NAME}-evaluations"
 SLACK_SECRET = f"{STACK_NAME}/slack-webhook"
+REPORTS_BUCKET = f"{STACK_NAME}-reports-{SANDBOX_ACCOUNT}"
 # What the sandbox cannot offer, replaced: no Price List API in moto, so the bundled prices.
 SANDBOX_OVERRIDES = {"PRICE_SOURCE": "bundled", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}
 
@@ -94,6 +95,11 @@ class LocalStack:
             "QueueArn"
         ]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=mailbox_arn)
+        try:
+            self.clients("s3").create_bucket(Bucket=REPORTS_BUCKET)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
         self._stream_positions: dict[str, str] = {}
         self.last_stream_batch: list[dict[str, Any]] = []
         return self
@@ -233,6 +239,7 @@ class LocalStack:
         refs = {
             "GuardianTable": self.table_name,
             "AlertsTopic": getattr(self, "topic_arn", ""),
+            "ReportsBucket": REPORTS_BUCKET,
             "EvaluationSchedules": SCHEDULE_GROUP,
             "SchedulerRole.Arn": f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/{STACK_NAME}-scheduler",
             "AWS::AccountId": SANDBOX_ACCOUNT,
