@@ -9,11 +9,13 @@ plays DynamoDB), so they bound, not measure, what AWS would take; the call count
 
 import argparse
 import gc
+import os
+import resource
 import time
-import tracemalloc
 from collections import Counter
 from dataclasses import dataclass
 
+from guardian.observability import logger
 from guardian_sandbox import embedded
 from guardian_sandbox.calls import recording
 from guardian_sandbox.eventfactory import sample
@@ -101,17 +103,15 @@ def seed(clients, scale: Scale) -> None:
 
 def measure(stack: LocalStack, label: str, scale: Scale) -> Counter:
     gc.collect()
-    tracemalloc.start()
     started = time.perf_counter()
     with recording() as calls:
         report = stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))
     elapsed = time.perf_counter() - started
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kilobytes on Linux
     aws = Counter({k: v for k, v in calls.counts.items() if not k.startswith("dynamodb:")})
     table = Counter({k: v for k, v in calls.counts.items() if k.startswith("dynamodb:")})
     described = sum(k["described"] for k in report["kinds"].values())
-    print(f"\n{label}: {elapsed:.1f} s wall, peak memory {peak / 1e6:.0f} MB (Python heap, emulator included)")
+    print(f"\n{label}: {elapsed:.1f} s wall, peak memory {peak / 1e6:.0f} MB (the process's, emulator included)")
     print(
         f"  resources listed {sum(k['listed'] for k in report['kinds'].values())}, described {described}, "
         f"recorded {sum(k['recorded'] for k in report['kinds'].values())}"
@@ -134,10 +134,8 @@ def main() -> None:
     parser.add_argument("--emr-clusters", type=int, default=Scale.emr_clusters)
     args = parser.parse_args()
     scale = Scale(args.endpoints, args.spaces, args.profiles, args.emr_clusters)
-    import os
-
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    logger.setLevel(os.environ.get("GUARDIAN_LOG_LEVEL", "ERROR"))  # figures, not a log line per resource
     with embedded() as clients:
         from guardian_sandbox import studio
 

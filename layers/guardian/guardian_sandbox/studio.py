@@ -28,6 +28,8 @@ from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, 
 from moto.sagemaker.models import FakeEndpointConfig, FakeSagemakerNotebookInstance, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
+from guardian_sandbox import dynamodb
+
 APP_TYPES = {
     "JupyterServer",
     "KernelGateway",
@@ -740,4 +742,5 @@ def install() -> None:
     for name in ("get_auto_termination_policy", "put_auto_termination_policy", "remove_auto_termination_policy"):
         setattr(ElasticMapReduceResponse, name, getattr(_EmrAutoTermination, name))
     ElasticMapReduceResponse.run_job_flow = _run_job_flow(ElasticMapReduceResponse.run_job_flow)
+    dynamodb.install()
     _installed = True
