@@ -127,6 +127,9 @@ def test_resolution_is_one_message_to_the_owner_who_was_told(sandbox):
     [resolved] = stack.mailbox()
     assert resolved["subject"] == "Resolved: Orphaned endpoint fraud-xgb (alice), ~ $5.52/day no longer wasted"
     assert resolved["to"] == ["alice@example.com"]
+    trail = [(e.action, e.reason) for e in guardian_of(stack).findings.audit(finding.id)]
+    assert ("notified", "sent via email to owner:alice") in trail  # every message is in the audit trail
+    assert ("message sent", "resolved via email to owner:alice") in trail
 
 
 def test_a_doubled_cost_is_told_again_and_a_snooze_is_not(sandbox):

@@ -14,7 +14,6 @@ from guardian.findings import Finding
 from guardian.messages import Message
 from guardian.observability import MetricUnit, logger, metrics
 
-SNS_PERMISSIONS = ("sns:Publish", "sns:Subscribe")
 SLACK_ATTEMPTS = 4
 SNS_SUBJECT_LIMIT = 100
 

@@ -9,11 +9,12 @@ from typing import Any
 
 from guardian import findings as lifecycle
 from guardian.channels import Audience, DeliveryFailed
+from guardian.delivery import send_once
 from guardian.evaluation import write_finding
 from guardian.findings import ACTIVE, Finding, Status
 from guardian.messages import Context, Message, daily, daily_total, dollars, label, render
 from guardian.notices import Notice, NoticeKind
-from guardian.notify import message_context, send_once
+from guardian.notify import message_context
 from guardian.runtime import Guardian
 
 

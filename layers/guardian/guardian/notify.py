@@ -1,54 +1,31 @@
 """Telling the right person once. The findings stream is the only trigger: each batch of changed findings
 becomes notices (notices.py), grouped per owner (a space that stops with five endpoints is one message),
-deduplicated per (finding, state, version, audience) with Powertools' idempotency store, sent by email (SNS)
-and Slack, and the finding marked notified. A delivery that fails fails only its records (partial batch
-response), which Lambda retries and finally parks in the dead-letter queue: nothing is dropped silently.
+and sent once per channel (delivery.py), and the finding marked notified. A delivery that fails fails
+only its records (partial batch response), which Lambda retries and finally keeps in the undelivered
+queue: nothing is dropped silently.
 
 Privacy: a finding about a private space (or about a known owner's resource whose space is unknown) goes
 to its owner only; the team sees such findings counted, not named, unless the stack allows names.
 """
 
-import json
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from datetime import datetime
+from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from botocore.exceptions import BotoCoreError, ClientError
 
 from guardian import findings as lifecycle
-from guardian.channels import (
-    SNS_PERMISSIONS,
-    Audience,
-    DeliveryFailed,
-    SlackRoutes,
-    post_to_slack,
-    publish_email,
-    sns_attributes,
-)
+from guardian.channels import Audience, DeliveryFailed
+from guardian.delivery import OWNER_PERMISSIONS, send_once
+from guardian.delivery import PERMISSIONS as DELIVERY_PERMISSIONS
 from guardian.evaluation import write_finding
-from guardian.findings import Finding, Status
+from guardian.findings import AuditEntry, Finding, Status
 from guardian.messages import Context, Message, aggregate, render
 from guardian.notices import Notice, NoticeKind, notice_for
-from guardian.observability import MetricUnit, logger, metrics
 from guardian.runtime import Guardian
 
-PERMISSIONS = (
-    *SNS_PERMISSIONS,
-    "dynamodb:UpdateItem",  # the delivery log (Powertools idempotency) completes and releases its records
-    "dynamodb:DeleteItem",
-    "secretsmanager:GetSecretValue",
-    "kms:GenerateDataKey",  # the topic is encrypted with the stack's key
-    "kms:Decrypt",
-)
-Item = TypeVar("Item")
-DELIVERY_MEMORY = timedelta(days=90)  # how long a delivered (finding, state, version) is remembered
-CLAIM_MILLIS = 60_000  # a delivery in progress that never finished is retried after this
+PERMISSIONS = (*DELIVERY_PERMISSIONS, *OWNER_PERMISSIONS)
 
 
 @dataclass
@@ -145,112 +122,25 @@ def _send(guardian: Guardian, pending: _Pending, now: datetime, report: NotifyRe
     report.duplicates += outcome.duplicates
     for channel, subject, notices in outcome.sent:
         report.sent.append(f"{channel} to {pending.audience.name}: {subject}")
-        tells_owner = pending.audience.owner or not notices[0].finding.owner
-        if pending.kind in (NoticeKind.OPENED, NoticeKind.CHANGED) and tells_owner:
-            for notice in notices:
-                _mark_notified(guardian, notice.finding, now, channel)
+        for notice in notices:
+            _record_sent(guardian, notice, pending.audience, channel, now)
     if outcome.error is not None:
         report.failed_records.update(pending.records)
 
 
-@dataclass
-class Outcome(Generic[Item]):
-    sent: list[tuple[str, str, list[Item]]] = field(default_factory=list)  # channel, subject, what it told
-    duplicates: int = 0
-    error: Exception | None = None
+def _record_sent(guardian: Guardian, notice: Notice, audience: Audience, channel: str, now: datetime) -> None:
+    """Every message in the finding's audit trail; the first that tells whoever must act marks it notified
+    (its owner, or the team for what nobody owns), unless it was snoozed, exempted or resolved since."""
+    how = f"{channel} to {audience.name}"
+    tells_owner = audience.owner is not None or notice.finding.owner is None
+    news = notice.kind in (NoticeKind.OPENED, NoticeKind.CHANGED)
 
-
-@dataclass(frozen=True)
-class Channel:
-    name: str
-    send: Callable[[Message], Any]
-
-
-def send_once(
-    guardian: Guardian,
-    audience: Audience,
-    items: list[tuple[str, Item]],
-    compose: Callable[[list[Item]], Message],
-    now: datetime,
-) -> Outcome[Item]:
-    """On each channel, one message about the items never delivered there before: each (channel, audience,
-    item key) is claimed in the delivery log first, recorded once sent, released if sending failed (so the
-    retry sends it, and only it: an email that went out is not sent again because Slack failed)."""
-    log, outcome = delivery(guardian).log, Outcome()
-    for channel in channels(guardian, audience, now):
-        claims, fresh = [], []
-        for key, item in items:
-            claim = {"delivery": f"{channel.name}#{audience.name}#{key}"}
-            try:
-                log.save_inprogress(data=claim, remaining_time_in_millis=CLAIM_MILLIS)
-            except IdempotencyItemAlreadyExistsError:
-                outcome.duplicates += 1
-                continue
-            claims.append(claim)
-            fresh.append(item)
-        if not fresh:
-            continue
-        message = compose(fresh)
-        try:
-            channel.send(message)
-        except (DeliveryFailed, ClientError, BotoCoreError) as error:
-            for claim in claims:
-                log.delete_record(data=claim, exception=error)
-            logger.error(
-                "delivery failed",
-                extra={
-                    "channel": channel.name,
-                    "audience": audience.name,
-                    "subject": message.subject,
-                    "error": str(error),
-                },
-            )
-            metrics.add_metric(name="DeliveryFailures", unit=MetricUnit.Count, value=1)
-            outcome.error = error
-            continue
-        for claim in claims:
-            log.save_success(data=claim, result={"at": now.isoformat()})
-        outcome.sent.append((channel.name, message.subject, fresh))
-        metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "message sent",
-            extra={
-                "channel": channel.name,
-                "audience": audience.name,
-                "subject": message.subject,
-                "findings": [f.id for f in message.about],
-            },
-        )
-    return outcome
-
-
-def channels(guardian: Guardian, audience: Audience, now: datetime) -> list[Channel]:
-    """Email through the topic (the owner subscribed first, filtered to their messages), and Slack where
-    the audience has a webhook. A webhook Slack refuses counts as sent: its alarm is raised, never a retry."""
-    settings = guardian.settings
-    found = []
-    if settings.topic_arn:
-
-        def email(message: Message) -> None:
-            if audience.owner:
-                ensure_subscription(guardian, audience.owner, now)
-            attributes = sns_attributes(message.about, audience)
-            publish_email(guardian.clients("sns"), settings.topic_arn, message, attributes)
-
-        found.append(Channel("email", email))
-    url = slack_routes(guardian).url(audience)
-    if url:
-        found.append(Channel("slack", lambda message: post_to_slack(url, message)))
-    return found
-
-
-def _mark_notified(guardian: Guardian, finding: Finding, now: datetime, channel: str) -> None:
     def change(current: Finding):
-        if current.status not in (Status.OPEN, Status.NOTIFIED):
-            return current, []  # snoozed, exempted or resolved since: leave it
-        return lifecycle.notified(current, now, channel)
+        if news and tells_owner and current.status in (Status.OPEN, Status.NOTIFIED):
+            return lifecycle.notified(current, now, how)
+        return current, [AuditEntry(at=now, action="message sent", reason=f"{notice.kind.value} via {how}")]
 
-    current = guardian.findings.get(finding.id)
+    current = guardian.findings.get(notice.finding.id)
     if current is not None:
         write_finding(guardian, current, change, now)
 
@@ -264,73 +154,3 @@ def message_context(guardian: Guardian, now: datetime) -> Context:
         exemption_tag=settings.exemption_tag,
         stack=settings.stack_name,
     )
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What notify keeps warm between invocations: the delivery log and the secrets cache."""
-
-    log: DynamoDBPersistenceLayer
-    secrets: SecretsProvider
-
-
-def delivery(guardian: Guardian) -> Delivery:
-    if guardian.delivery is None:
-        log = DynamoDBPersistenceLayer(
-            table_name=guardian.settings.table_name,
-            key_attr="PK",
-            sort_key_attr="SK",
-            static_pk_value="DELIVERY",
-            expiry_attr="expires_at",
-            boto3_client=guardian.clients("dynamodb"),
-        )
-        remembered = IdempotencyConfig(expires_after_seconds=int(DELIVERY_MEMORY.total_seconds()))
-        log.configure(remembered, key_prefix="notify")
-        guardian.delivery = Delivery(log, SecretsProvider(boto3_client=guardian.clients("secretsmanager")))
-    return guardian.delivery
-
-
-def slack_routes(guardian: Guardian) -> SlackRoutes:
-    name = guardian.settings.slack_webhook_secret
-    if not name:
-        return SlackRoutes(None, {})
-    try:  # cached for five minutes: a rotated webhook is picked up without a redeploy
-        return SlackRoutes.parse(delivery(guardian).secrets.get(name, max_age=300))
-    except Exception as error:  # an unreadable secret must not stop email: the alarm says it is broken
-        logger.error("slack webhook secret unreadable", extra={"secret": name, "error": str(error)})
-        metrics.add_metric(name="SlackWebhookRejected", unit=MetricUnit.Count, value=1)
-        return SlackRoutes(None, {})
-
-
-def owner_email(guardian: Guardian, owner: str, now: datetime) -> str | None:
-    """An owner's address: the OwnerEmails mapping, else the `<prefix>:email` tag on their user profile."""
-    mapped = guardian.settings.owner_emails.get(owner)
-    if mapped:
-        return mapped
-    tag = f"{guardian.settings.tag_prefix}:email"
-    for profile in guardian.directory(now).profiles_named(owner):
-        if profile.tags.get(tag):
-            return profile.tags[tag]
-    return None
-
-
-def ensure_subscription(guardian: Guardian, owner: str, now: datetime) -> str | None:
-    """Subscribe an owner's address to the topic, filtered to their messages (once; SNS asks them to confirm)."""
-    email = owner_email(guardian, owner, now)
-    if not email:
-        return None
-    client = guardian.clients("dynamodb")
-    key = {"PK": {"S": f"SUBSCRIPTION#{owner}"}, "SK": {"S": email}}
-    if client.get_item(TableName=guardian.settings.table_name, Key=key).get("Item"):
-        return email
-    policy = {"owner": [owner], "audience": ["owner"]}
-    guardian.clients("sns").subscribe(
-        TopicArn=guardian.settings.topic_arn,
-        Protocol="email",
-        Endpoint=email,
-        ReturnSubscriptionArn=True,
-        Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"},
-    )
-    client.put_item(TableName=guardian.settings.table_name, Item=key | {"type": {"S": "subscription"}})
-    logger.info("owner subscribed", extra={"owner": owner, "email": email})
-    return email

@@ -14,20 +14,16 @@ from guardian import report_format
 from guardian.actual_cost import PERMISSIONS as COST_EXPLORER_PERMISSIONS
 from guardian.actual_cost import actual_cost
 from guardian.channels import Audience, DeliveryFailed
-from guardian.notify import send_once
+from guardian.delivery import PERMISSIONS as DELIVERY_PERMISSIONS
+from guardian.delivery import send_once
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.report import Period, report_for
 from guardian.runtime import Guardian
 
 PERMISSIONS = (
-    "s3:PutObject",
+    *DELIVERY_PERMISSIONS,
+    "s3:PutObject",  # the bucket is encrypted with the stack's key too (DELIVERY_PERMISSIONS has kms)
     "s3:GetObject",  # what the presigned links are authorised as
-    "kms:GenerateDataKey",  # the bucket and the topic are encrypted with the stack's key
-    "kms:Decrypt",
-    "sns:Publish",
-    "secretsmanager:GetSecretValue",
-    "dynamodb:UpdateItem",  # the delivery log (Powertools idempotency)
-    "dynamodb:DeleteItem",
     *COST_EXPLORER_PERMISSIONS,
 )
 # A presigned link lives at most 7 days; signed by the function's role session, it ends with that session.

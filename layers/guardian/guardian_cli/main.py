@@ -15,12 +15,14 @@ import sys
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from guardian.aws import AwsClients
+from guardian.cost import HOURS_PER_MONTH
 from guardian.events import from_cloudtrail_record
 from guardian.findings import Status
 from guardian.observability import logger
@@ -256,7 +258,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     findings = [money(f) for f in demo.finding_rows(result.findings, result.now)]
     print(table(findings, demo.FINDING_COLUMNS))
-    print(_waste_line(result.findings, result.now))
+    print(waste_summary(result.findings, result.now))
     if args.endpoint_url:
         print(
             f"State left in the sandbox at {args.endpoint_url}: try `guardian inventory --endpoint-url "
@@ -266,10 +268,15 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _waste_line(findings, now: datetime) -> str:
+def waste_summary(findings, now: datetime) -> str:
+    """Totals with each resource's hours counted once (an EMR cluster can be both orphaned and idle)."""
+    from guardian.report import Period, allocate, cents
+
     counted = [f for f in findings if f.status is not Status.EXEMPT]
-    waste = sum(f.waste_usd(now) or 0 for f in counted)
-    monthly = sum(f.monthly_cost_usd or 0 for f in counted)
+    since = min((f.condition_since for f in counted), default=now)
+    waste = cents(sum((share.total for share in allocate(counted, Period("so far", since, now))), Decimal(0)))
+    hourly = {f.resource_arn: f.hourly_cost_usd or 0 for f in counted}
+    monthly = sum(hourly.values()) * float(HOURS_PER_MONTH)
     unknown = sum(f.hourly_cost_usd is None for f in counted)
     exempt = len(findings) - len(counted)
     return (
@@ -450,7 +457,7 @@ def _print_findings(found, args: argparse.Namespace, now: datetime) -> None:
     if fmt == "table":
         print(table([money(r) for r in rows], columns))
         print(
-            _waste_line(found, now)
+            waste_summary(found, now)
             + (f" {len(exempt)} exempt not shown (--include-exempt)." if exempt and not shown_exempt else "")
         )
     else:
