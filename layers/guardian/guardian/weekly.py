@@ -65,7 +65,7 @@ def weekly(guardian: Guardian, now: datetime, week: str | None = None) -> Weekly
     outcome = send_once(guardian, Audience(None), [(f"report#{period.label}", message)], lambda _: message, now)
     result.sent = [f"{channel}: {subject}" for channel, subject, _ in outcome.sent]
     keep_totals(guardian, report, result.objects)
-    metrics.add_metric(name="WeeklyWasteUSD", unit=MetricUnit.Count, value=report["total_waste_usd"])
+    metrics.add_metric(name="WeeklyWasteUSD", unit=MetricUnit.NoUnit, value=report["total_waste_usd"])  # dollars
     logger.info("weekly report", extra={"period": period.label, "total": report["total_waste_usd"], **result.objects})
     if outcome.error is not None:
         raise DeliveryFailed(f"the report for {period.label} was not delivered: {outcome.error}")
