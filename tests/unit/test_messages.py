@@ -159,3 +159,9 @@ def test_slack_shows_severity_by_colour_emoji():
     expensive = render(notices(finding(hourly="7.09")), CONTEXT).blocks
     cheap = render(notices(finding(hourly="0.05")), CONTEXT).blocks
     assert ":red_circle:" in expensive[1]["text"]["text"] and ":large_yellow_circle:" in cheap[1]["text"]["text"]
+
+
+def test_a_very_long_name_still_fits_slack_and_sns_limits():
+    message = render(notices(finding("n" * 200)), CONTEXT)
+    valid_block_kit(slack_payload(message)["blocks"])  # a header holds at most 150 characters
+    assert len(message.blocks[0]["text"]["text"]) == 150 and message.blocks[0]["text"]["text"].endswith("...")

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from guardian.findings import Finding
-from guardian.messages import Message
+from guardian.findings import SEVERITIES, Finding
+from guardian.messages import Message, cut
 from guardian.observability import MetricUnit, logger, metrics
 
 SLACK_ATTEMPTS = 4
@@ -42,14 +42,14 @@ def sns_attributes(findings: list[Finding], audience: Audience) -> dict[str, dic
         rules, domains = {f.rule for f in findings}, {f.domain_id for f in findings}
         attributes |= {
             "rule": rules.pop() if len(rules) == 1 else "several",
-            "severity": max((f.severity for f in findings), key=["low", "medium", "high"].index),
+            "severity": max((f.severity for f in findings), key=SEVERITIES.index),
             "domain": (domains.pop() if len(domains) == 1 else "several") or "none",
         }
     return {key: {"DataType": "String", "StringValue": value} for key, value in attributes.items()}
 
 
 def publish_email(sns: Any, topic_arn: str, message: Message, attributes: dict[str, dict[str, str]]) -> None:
-    subject = message.subject if len(message.subject) <= SNS_SUBJECT_LIMIT else message.subject[:97] + "..."
+    subject = cut(message.subject, SNS_SUBJECT_LIMIT)
     sns.publish(
         TopicArn=topic_arn,
         Subject=subject.encode("ascii", "replace").decode(),

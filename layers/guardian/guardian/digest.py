@@ -12,7 +12,7 @@ from guardian.channels import Audience, DeliveryFailed
 from guardian.delivery import send_once
 from guardian.evaluation import write_finding
 from guardian.findings import ACTIVE, Finding, Status
-from guardian.messages import Context, Message, daily, daily_total, dollars, label, render
+from guardian.messages import Context, Message, daily, daily_total, dollars, header, label, render, section
 from guardian.notices import Notice, NoticeKind
 from guardian.notify import message_context
 from guardian.runtime import Guardian
@@ -64,10 +64,12 @@ def _owner_digest(new: list[Finding], gone: list[Finding], context: Context) -> 
         parts.append(render([Notice(NoticeKind.RESOLVED, f) for f in gone], context))
     per_day, _ = daily_total(new)
     subject = f"Daily: {len(new)} new, {len(gone)} resolved ({(new or gone)[0].owner}) ~ {dollars(per_day)}/day"
-    header = {"type": "header", "text": {"type": "plain_text", "text": subject[:150], "emoji": True}}
     sections = [b for p in parts for b in p.blocks if b["type"] != "header"]
     return Message(
-        subject=subject, text="\n\n".join(p.text for p in parts), blocks=[header, *sections][:50], about=new + gone
+        subject=subject,
+        text="\n\n".join(p.text for p in parts),
+        blocks=[header(subject), *sections][:50],
+        about=new + gone,
     )
 
 
@@ -93,8 +95,8 @@ def team_digest(active: list[Finding], resolved: list[Finding], context: Context
     subject = f"Studio waste today: {len(counted)} open findings ~ {dollars(per_day)}/day, {len(resolved)} resolved"
     text = subject + "\n\n" + "\n".join(lines)
     blocks = [
-        {"type": "header", "text": {"type": "plain_text", "text": subject[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:3000] or "Nothing open."}},
+        header(subject),
+        section("\n".join(lines) or "Nothing open."),
     ]
     return Message(subject=subject, text=text, blocks=blocks, about=counted or resolved)
 

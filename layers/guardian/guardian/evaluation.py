@@ -68,10 +68,8 @@ def evaluate(guardian: Guardian, resources: list[Resource], now: datetime, compl
         resource = in_scope.get(canonical(finding.resource_arn))
         if resource is None and not complete:
             continue  # not evaluated this time: a targeted evaluation of one space, say
-        reason = "resource is gone" if resource is None or is_gone(resource.state) else "condition ended"
-        if finding.status is lifecycle.Status.REMEDIATED:
-            reason = "remediated: " + reason
-        write_finding(guardian, finding, lambda f, r=reason: lifecycle.resolved(f, now, r), now)
+        gone = resource is None or is_gone(resource.state)
+        write_finding(guardian, finding, lambda f, g=gone: lifecycle.ended(f, now, g), now)
         report.resolved += 1
     report.findings = [f for status in lifecycle.ACTIVE for f in guardian.findings.with_status(status)]
     metrics.add_metric(name="FindingsOpened", unit=MetricUnit.Count, value=report.opened)
@@ -89,7 +87,7 @@ def resolve_findings_of(guardian: Guardian, resource: Resource, now: datetime) -
             continue
         finding = guardian.findings.get(lifecycle.finding_id(rule.name, resource.arn))
         if finding is not None and finding.active:
-            resolved += write_finding(guardian, finding, lambda f: lifecycle.resolved(f, now, "resource is gone"), now)
+            resolved += write_finding(guardian, finding, lambda f: lifecycle.ended(f, now, gone=True), now)
     if resolved:
         metrics.add_metric(name="FindingsResolved", unit=MetricUnit.Count, value=resolved)
     return resolved

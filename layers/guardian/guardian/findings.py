@@ -8,7 +8,7 @@ segments (from when, what per hour), and waste over any window is their overlap 
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from typing import Any
@@ -36,6 +36,9 @@ CENT = Decimal("0.01")
 
 def finding_id(rule: str, arn: str) -> str:
     return "f-" + hashlib.sha256(f"{rule}|{arn}".encode()).hexdigest()[:16]
+
+
+SEVERITIES = ("low", "medium", "high")  # in order
 
 
 def severity(hourly: Decimal | None) -> str:
@@ -289,6 +292,25 @@ def _cost_doubled(finding: Finding) -> bool:
     return finding.status is Status.NOTIFIED and bool(told) and now is not None and now >= 2 * told
 
 
+RESOURCE_GONE = "resource is gone"
+CONDITION_ENDED = "condition ended"
+REMEDIATED = "remediated"
+
+
+def ended(finding: Finding, now: datetime, gone: bool) -> tuple[Finding, list[AuditEntry]]:
+    """Resolved because the resource is gone or the condition ended (after remediation, it says so)."""
+    reason = RESOURCE_GONE if gone else CONDITION_ENDED
+    if finding.status is Status.REMEDIATED:
+        reason = f"{REMEDIATED}: {reason}"
+    return resolved(finding, now, reason)
+
+
+def stopped_billing(finding: Finding) -> bool:
+    """Resolved because the resource stopped billing (deleted, terminated, remediated), not merely because
+    the condition ended (an idle endpoint called again still bills)."""
+    return (finding.resolution or "").startswith((RESOURCE_GONE, REMEDIATED))
+
+
 def resolved(finding: Finding, now: datetime, resolution: str) -> tuple[Finding, list[AuditEntry]]:
     updated, entry = moved(finding, Status.RESOLVED, now, "resolved", resolution)
     return updated.model_copy(update={"resolved_at": now, "resolution": resolution}), [entry]
@@ -315,7 +337,3 @@ def notified(finding: Finding, now: datetime, channel: str) -> tuple[Finding, li
 
 def _float(value: Decimal | None) -> float | None:
     return None if value is None else float(value)
-
-
-def grace_end(finding: Finding, grace: timedelta) -> datetime | None:
-    return finding.notified_at + grace if finding.notified_at else None

@@ -1,8 +1,7 @@
 """Where findings live: DynamoDB when deployed (with their audit trail, written in the same transaction),
 memory for read-only scans. See guardian.table for the keys."""
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -185,10 +184,3 @@ class MemoryFindings:
 
     def audit(self, finding_id: str) -> list[AuditEntry]:
         return list(self._audit.get(finding_id, []))
-
-    def all(self) -> list[Finding]:
-        return list(self._findings.values())
-
-
-def dumps(findings: Iterable[Finding], now: datetime) -> str:
-    return json.dumps([f.public(now) for f in findings], indent=2, default=str)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from guardian.findings import Finding
+from guardian.findings import SEVERITIES, Finding
 from guardian.notices import Notice, NoticeKind
 
 RULE_WORDS = {
@@ -196,18 +196,11 @@ def console_link(finding: Finding) -> str:
 def _blocks(
     subject: str, findings: list[Finding], kind: NoticeKind, context: Context, sections: list[str]
 ) -> list[dict[str, Any]]:
-    emoji = KIND_EMOJI.get(kind) or SEVERITY_EMOJI.get(max((f.severity for f in findings), key=_rank), "")
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(f"{subject}", 150), "emoji": True}},
-    ]
-    for finding, section in zip(findings[:20], sections, strict=False):
-        first, *rest = section.splitlines()
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": _cut(f"{emoji} *{first}*\n" + "\n".join(rest), 3000)},
-            }
-        )
+    emoji = KIND_EMOJI.get(kind) or SEVERITY_EMOJI.get(max((f.severity for f in findings), key=SEVERITIES.index), "")
+    blocks: list[dict[str, Any]] = [header(subject)]
+    for finding, body in zip(findings[:20], sections, strict=False):
+        first, *rest = body.splitlines()
+        blocks.append(section(f"{emoji} *{first}*\n" + "\n".join(rest)))
         if kind is not NoticeKind.RESOLVED:
             blocks.append(
                 {
@@ -222,16 +215,21 @@ def _blocks(
                     ],
                 }
             )
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(_footer(context), 300)}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(_footer(context), 300)}]})
     return blocks[:50]
 
 
-def _rank(severity: str) -> int:
-    return {"low": 0, "medium": 1, "high": 2}.get(severity, 0)
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters (Slack's and SNS's length limits), marked where cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "..."
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": cut(text, 150), "emoji": True}}
+
+
+def section(markdown: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": cut(markdown, 3000)}}
 
 
 def aggregate(notices: list[Notice], context: Context) -> Message:
@@ -248,13 +246,5 @@ def aggregate(notices: list[Notice], context: Context) -> Message:
     text = f"{subject}.\nTheir owners were told directly; details stay with them (private spaces).\n\n" + _footer(
         context
     )
-    blocks = [
-        {
-            "type": "section",
-            "text": {
-                "type": "mrkdwn",
-                "text": f":lock: *{subject}*\nTheir owners were told directly; details stay with them.",
-            },
-        }
-    ]
+    blocks = [section(f":lock: *{subject}*\nTheir owners were told directly; details stay with them.")]
     return Message(subject=subject, text=text, blocks=blocks, about=[n.finding for n in notices])

@@ -23,6 +23,7 @@ from guardian.evaluation import write_finding
 from guardian.findings import AuditEntry, Finding, Status
 from guardian.messages import Context, Message, aggregate, render
 from guardian.notices import Notice, NoticeKind, notice_for
+from guardian.observability import logger
 from guardian.runtime import Guardian
 
 PERMISSIONS = (*DELIVERY_PERMISSIONS, *OWNER_PERMISSIONS)
@@ -55,6 +56,7 @@ def handle_stream(guardian: Guardian, event: dict[str, Any], now: datetime, lamb
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     changes = [(r["dynamodb"]["SequenceNumber"], *_images(r)) for r in event.get("Records", [])]
     report = deliver(guardian, changes, now)
+    logger.info("findings stream batch", extra={"records": len(changes), **report.as_dict()})
 
     def record_handler(record) -> None:
         if record.dynamodb.sequence_number in report.failed_records:

@@ -23,9 +23,8 @@ from guardian.inventory import gone_observation, rewrite
 from guardian.kinds import Kind, is_final, is_gone
 from guardian.models import Observation, Resource
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.recording import record, tag_if_missing
+from guardian.recording import record, schedule_orphan_check, tag_if_missing
 from guardian.runtime import Guardian
-from guardian.scheduling import schedule_evaluation
 
 PERMISSIONS = ("tag:GetResources",)
 
@@ -209,14 +208,8 @@ def _settle_space_activity(sweep: _Sweep) -> int:
                 sweep.held[space.arn] = result.after
                 updated += 1
                 if result.after.running is False and activity.at:
-                    grace = timedelta(minutes=sweep.guardian.rules.orphaned_resource.grace_minutes)
-                    schedule_evaluation(
-                        sweep.guardian,
-                        activity.at + grace,
-                        {"space_arn": space.arn},
-                        f"{space.arn}|{activity.version}",
-                        sweep.now,
-                    )
+                    key = f"{space.arn}|{activity.version}"
+                    schedule_orphan_check(sweep.guardian, {"space_arn": space.arn}, activity.at, key, sweep.now)
     return updated
 
 

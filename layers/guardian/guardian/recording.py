@@ -73,7 +73,7 @@ def _follow_up(guardian: Guardian, applied: Applied, observation: Observation, n
         resolve_findings_of(guardian, after, now)
     if after.kind in (Kind.SPACE, Kind.USER_PROFILE) and applied.changed and is_gone(after.state):
         scope = {"space_arn": after.arn} if after.kind is Kind.SPACE else {"owner_arn": after.arn}
-        _schedule_orphan_check(guardian, scope, after.deleted_at or now, f"{after.arn}|gone", now)
+        schedule_orphan_check(guardian, scope, after.deleted_at or now, f"{after.arn}|gone", now)
     if after.kind is Kind.USER_PROFILE and applied.changed:
         # What names this person (by ARN, or by name before the profile was known) is re-attributed.
         owned = guardian.inventory.by_owner(after.arn) + guardian.inventory.by_owner(after.name)
@@ -117,12 +117,13 @@ def refresh_space(guardian: Guardian, space_arn: str, cause: Observation, now: d
         _apply(guardian, stub, now)
     result = rewrite(guardian.inventory, space_arn, lambda space: with_activity(space, activity))
     if result and result.changed and result.after.running is False:
-        _schedule_orphan_check(
+        schedule_orphan_check(
             guardian, {"space_arn": space_arn}, activity.at or now, f"{space_arn}|{activity.version}", now
         )
 
 
-def _schedule_orphan_check(guardian: Guardian, scope: dict[str, str], since: datetime, key: str, now: datetime) -> None:
+def schedule_orphan_check(guardian: Guardian, scope: dict[str, str], since: datetime, key: str, now: datetime) -> None:
+    """Judge what a stopped or deleted space (or profile) left running the moment the orphan grace ends."""
     grace = timedelta(minutes=guardian.rules.orphaned_resource.grace_minutes)
     schedule_evaluation(guardian, since + grace, scope, key, now)
 

@@ -15,17 +15,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from guardian.findings import ACTIVE, CENT, Finding, Status
+from guardian.clock import zone
+from guardian.findings import ACTIVE, CENT, Finding, Status, stopped_billing
 from guardian.findings_store import FindingsStore
 from guardian.rules.base import iso
 
 WEEK = timedelta(days=7)
 TOP_RESOURCES = 10
-# Resolutions after which the resource stopped billing: what fixing it saved. ("condition ended" is not
-# one: a space restarted, or an endpoint called again, still bills.)
-SAVING_RESOLUTIONS = ("resource is gone", "remediated")
 PRIVATE = "private spaces"
 
 
@@ -77,13 +75,6 @@ class Period:
             days.append((day, cursor, until))
             cursor = until
         return days
-
-
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"unknown time zone {name!r} (an IANA name such as Europe/Berlin)") from error
 
 
 def _midnight(day: date, timezone: str) -> datetime:
@@ -325,7 +316,7 @@ def _savings(shares: list[Share], period: Period) -> Decimal:
         stopped = finding.resolved_at
         if not stopped or not (period.start <= stopped < period.end) or finding.hourly_cost_usd is None:
             continue
-        if not (finding.resolution or "").startswith(SAVING_RESOLUTIONS):
+        if not stopped_billing(finding):
             continue
         seconds = Decimal((period.end - stopped).total_seconds())
         amount = Decimal(str(finding.hourly_cost_usd)) * seconds / Decimal(3600)

@@ -8,7 +8,7 @@ import io
 from datetime import datetime
 from typing import Any
 
-from guardian.messages import Message
+from guardian.messages import Message, dollars, header, section
 
 CSV_COLUMNS = (
     "id",
@@ -32,13 +32,9 @@ CSV_COLUMNS = (
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
 
 
-def usd(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:,.2f}"
-
-
 def amount(row: dict[str, Any]) -> str:
     """A row's waste, saying so where part of it has no known price."""
-    known = usd(row["waste_usd"])
+    known = dollars(row["waste_usd"])
     if row.get("unpriced_findings") or row.get("unpriced"):
         return "unknown" if not row["waste_usd"] else known + " + unknown"
     return known
@@ -53,11 +49,11 @@ def _change(report: dict[str, Any]) -> str:
     if not previous["total_waste_usd"]:
         return f"nothing in {previous['label']}"
     direction = "up" if change["usd"] > 0 else "down" if change["usd"] < 0 else "level"
-    return f"{direction} {usd(abs(change['usd']))} ({change['pct']:+.1f}%) on {previous['label']}"
+    return f"{direction} {dollars(abs(change['usd']))} ({change['pct']:+.1f}%) on {previous['label']}"
 
 
 def headline(report: dict[str, Any]) -> str:
-    return f"Studio waste {report['period']['label']}: {usd(report['total_waste_usd'])}, {_change(report)}"
+    return f"Studio waste {report['period']['label']}: {dollars(report['total_waste_usd'])}, {_change(report)}"
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:
@@ -66,10 +62,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         headline(report),
         f"From {_when(period['start'])} to {_when(period['end'])} UTC (days in {period['timezone']})",
         f"Still burning: {still['findings']} open findings on {still['resources']} resources, "
-        f"{usd(still['hourly_usd'])}/hour",
-        f"Fixed: {fixed['findings']} findings resolved ({usd(fixed['waste_usd'])} of waste before they were); "
-        f"{usd(report['savings_usd'])} saved by the period's end",
-        f"Unattributed: {usd(report['unattributed']['waste_usd'])}"
+        f"{dollars(still['hourly_usd'])}/hour",
+        f"Fixed: {fixed['findings']} findings resolved ({dollars(fixed['waste_usd'])} of waste before they were); "
+        f"{dollars(report['savings_usd'])} saved by the period's end",
+        f"Unattributed: {dollars(report['unattributed']['waste_usd'])}"
         + (f" ({report['unattributed']['share_pct']}%)" if report["unattributed"]["share_pct"] is not None else ""),
     ]
     if report["unpriced_findings"]:
@@ -90,7 +86,7 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     if actual:
         lines.append(
             f"Actual cost (Cost Explorer, tag {actual['tag']}): "
-            + ", ".join(f"{owner} {usd(amount)}" for owner, amount in actual["by_owner"].items())
+            + ", ".join(f"{owner} {dollars(amount)}" for owner, amount in actual["by_owner"].items())
         )
     return lines
 
@@ -108,10 +104,10 @@ def message(report: dict[str, Any], links: dict[str, str] | None = None) -> Mess
 def blocks(report: dict[str, Any], links: dict[str, str]) -> list[dict[str, Any]]:
     still = report["open"]
     fields = [
-        f"*Waste*\n{usd(report['total_waste_usd'])}",
+        f"*Waste*\n{dollars(report['total_waste_usd'])}",
         f"*Versus {report['previous']['label']}*\n{_change(report).split(' on ')[0]}",
-        f"*Still burning*\n{usd(still['hourly_usd'])}/hour, {still['findings']} findings",
-        f"*Saved by fixes*\n{usd(report['savings_usd'])}",
+        f"*Still burning*\n{dollars(still['hourly_usd'])}/hour, {still['findings']} findings",
+        f"*Saved by fixes*\n{dollars(report['savings_usd'])}",
     ]
     owners = "\n".join(f"• {r['owner']}: {amount(r)}" for r in report["by_owner"][:8]) or "nothing"
     top = "\n".join(
@@ -119,12 +115,12 @@ def blocks(report: dict[str, Any], links: dict[str, str]) -> list[dict[str, Any]
         for n, r in enumerate(report["top_resources"][:5], 1)
     )
     result: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(headline(report), 150), "emoji": True}},
+        header(headline(report)),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": text} for text in fields]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _cut("*By owner*\n" + owners, 3000)}},
+        section("*By owner*\n" + owners),
     ]
     if top:
-        result.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut("*Top resources*\n" + top, 3000)}})
+        result.append(section("*Top resources*\n" + top))
     if links:
         result.append(
             {
@@ -146,10 +142,6 @@ def blocks(report: dict[str, Any], links: dict[str, str]) -> list[dict[str, Any]
             }
         )
     return result
-
-
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "..."
 
 
 def to_csv(report: dict[str, Any]) -> str:
@@ -233,7 +225,7 @@ def _table(title: str, rows: list[dict[str, Any]], columns: tuple[str, ...]) -> 
             if isinstance(value, list):
                 value = ", ".join(map(str, value))
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            text = usd(value) if column.endswith("_usd") else "" if value is None else str(value)
+            text = dollars(value) if column.endswith("_usd") else "" if value is None else str(value)
             cells.append(f'<td class="n">{e(text)}</td>' if numeric else f"<td>{e(text)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<h2>{e(title)}</h2><table><tr>{head}</tr>{''.join(body) or '<tr><td>nothing</td></tr>'}</table>"
@@ -250,12 +242,13 @@ def owner_chart(rows: list[dict[str, Any]], colours: dict[str, str]) -> str:
     ]
     for n, row in enumerate(rows):
         y, length = 5 + n * bar, (width - label - 90) * row["waste_usd"] / top
-        parts.append(f'<text x="{label - 6}" y="{y + 15}" text-anchor="end" font-size="12">{e(row["owner"])}</text>')
+        owner, amount = e(row["owner"]), dollars(row["waste_usd"])
+        parts.append(f'<text x="{label - 6}" y="{y + 15}" text-anchor="end" font-size="12">{owner}</text>')
         parts.append(
             f'<rect x="{label}" y="{y + 3}" width="{length:.1f}" height="{bar - 6}" '
-            f'fill="{colours[row["owner"]]}"><title>{e(row["owner"])}: {usd(row["waste_usd"])}</title></rect>'
+            f'fill="{colours[row["owner"]]}"><title>{owner}: {amount}</title></rect>'
         )
-        parts.append(f'<text x="{label + length + 6:.1f}" y="{y + 15}" font-size="12">{usd(row["waste_usd"])}</text>')
+        parts.append(f'<text x="{label + length + 6:.1f}" y="{y + 15}" font-size="12">{amount}</text>')
     return "".join(parts) + "</svg>"
 
 
@@ -268,7 +261,7 @@ def daily_chart(days: list[dict[str, Any]], colours: dict[str, str]) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 20 * len(colours)}" '
         'role="img" aria-label="waste per day, by owner">',
         f'<line x1="{left}" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#999"/>',
-        f'<text x="{left - 6}" y="18" text-anchor="end" font-size="11">{usd(top)}</text>',
+        f'<text x="{left - 6}" y="18" text-anchor="end" font-size="11">{dollars(top)}</text>',
     ]
     for n, day in enumerate(days):
         x, y = left + n * step + 4, float(base)
@@ -278,7 +271,7 @@ def daily_chart(days: list[dict[str, Any]], colours: dict[str, str]) -> str:
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{step - 8:.1f}" height="{h:.1f}" '
                 f'fill="{colours.get(owner, "#999")}"><title>{e(day["date"])} {e(owner)}: '
-                f"{usd(amount)}</title></rect>"
+                f"{dollars(amount)}</title></rect>"
             )
         parts.append(
             f'<text x="{x + (step - 8) / 2:.1f}" y="{base + 14}" text-anchor="middle" font-size="10">'

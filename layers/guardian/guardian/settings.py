@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from guardian.report import zone
+from guardian.clock import zone
 from guardian.rules import RulesConfig
 
 

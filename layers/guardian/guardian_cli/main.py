@@ -41,6 +41,19 @@ INVENTORY_FIELDS = (
     "instance_count",
     "attribution",
 )
+FINDING_COLUMNS = (
+    "id",
+    "rule",
+    "resource_kind",
+    "resource_name",
+    "owner",
+    "space",
+    "status",
+    "hourly_cost_usd",
+    "waste_usd",
+    "monthly_cost_usd",
+    "summary",
+)
 
 
 class _Stderr:
@@ -256,9 +269,7 @@ def _demo(args: argparse.Namespace) -> int:
         + (f" (and the same to Slack at {args.slack_webhook})" if args.slack_webhook else "")
         + f"; the duplicate stream batch sent {result.redelivered_messages}.\n"
     )
-    findings = [money(f) for f in demo.finding_rows(result.findings, result.now)]
-    print(table(findings, demo.FINDING_COLUMNS))
-    print(waste_summary(result.findings, result.now))
+    _print_findings(result.findings, argparse.Namespace(format="table", include_exempt=True), result.now)
     if args.endpoint_url:
         print(
             f"State left in the sandbox at {args.endpoint_url}: try `guardian inventory --endpoint-url "
@@ -441,19 +452,7 @@ def _print_findings(found, args: argparse.Namespace, now: datetime) -> None:
     )
     fmt = args.format
     rows = [f.public(now) for f in found]
-    columns = (
-        "id",
-        "rule",
-        "resource_kind",
-        "resource_name",
-        "owner",
-        "space",
-        "status",
-        "hourly_cost_usd",
-        "waste_usd",
-        "monthly_cost_usd",
-        "summary",
-    )
+    columns = FINDING_COLUMNS
     if fmt == "table":
         print(table([money(r) for r in rows], columns))
         print(

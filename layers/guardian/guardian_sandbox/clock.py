@@ -16,12 +16,8 @@ from guardian.aws import AwsClients
 from guardian_sandbox import studio
 from guardian_sandbox.server import CLOCK_PATH
 
-_offset_seconds = 0.0  # what the sandbox's clock shows now, relative to the wall clock
-
 
 def set_offset(clients: AwsClients, seconds: float) -> None:
-    global _offset_seconds
-    _offset_seconds = seconds
     guardian_clock.set_offset(timedelta(seconds=seconds))
     if not clients.endpoint_url:
         studio.settings.clock_offset_seconds = seconds
@@ -35,7 +31,7 @@ def set_offset(clients: AwsClients, seconds: float) -> None:
 @contextlib.contextmanager
 def at(clients: AwsClients, moment: datetime) -> Iterator[None]:
     """Run the block with the sandbox's clock (and the guardian's) showing ``moment``."""
-    previous = _offset_seconds
+    previous = guardian_clock.offset().total_seconds()
     set_offset(clients, (moment - datetime.now(UTC)).total_seconds())
     try:
         yield

@@ -4,7 +4,6 @@ live act (a space stopped with two endpoints running, then the endpoints deleted
 the inventory and the findings."""
 
 import json
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,17 +42,6 @@ INVENTORY_COLUMNS = (
     "instance_count",
     "tagged",
 )
-FINDING_COLUMNS = (
-    "rule",
-    "resource_name",
-    "owner",
-    "space",
-    "status",
-    "hourly_cost_usd",
-    "waste_usd",
-    "monthly_cost_usd",
-    "summary",
-)
 
 
 @dataclass
@@ -63,8 +51,6 @@ class DemoResult:
     findings: list[Finding]
     delivered: int = 0
     rejected: int = 0
-    scheduled_evaluations: int = 0
-    outcomes: Counter = field(default_factory=Counter)
     messages: list[dict] = field(default_factory=list)  # every email, as the topic sent it
     redelivered_messages: int = 0  # what a duplicate stream batch sent (nothing, if deduplication works)
 
@@ -103,7 +89,6 @@ def run(
     checked = story_end + timedelta(minutes=2)
     with clock.at(clients, checked):
         fired = stack.fire_due_schedules(checked)
-    result.scheduled_evaluations = len(fired)
     for request, report in fired:
         say(f"  {checked:%a %H:%M}  {_evaluation_line(request, report)}")
     say("\nThe hourly sweep reconciles what events did not say and evaluates every rule ...")
@@ -197,7 +182,6 @@ def _replay(stack: LocalStack, events: list[ScheduledEvent], result: DemoResult,
                 say(f"  {scheduled.at:%a %H:%M}  {scheduled.label:<40} REJECTED and parked: {delivery.error}")
                 continue
             resources = delivery.result["resources"]
-            result.outcomes.update("changed" if r["changed"] else "unchanged" for r in resources)
             if repeat and not any(r["changed"] for r in resources):
                 note = "duplicate, nothing changed"
             else:
@@ -221,7 +205,3 @@ def inventory_rows(resources: list[Resource], tag_prefix: str = "studio-cost-gua
         row["tagged"] = f"{tag_prefix}:owner" in resource.tags
         rows.append(row)
     return rows
-
-
-def finding_rows(findings: list[Finding], now: datetime) -> list[dict]:
-    return [f.public(now) for f in findings]

@@ -71,23 +71,18 @@ class LocalStack:
         self.table_name = table_name
         self._modules: dict[str, ModuleType] = {}
         self._patterns = [(rule, EventPattern.load(rule.pattern_json)) for rule in self.template.rules()]
+        self._stream = self.template.stream_event("NotifyFunction")
+        self._stream_positions: dict[str, str] = {}
+        self.last_stream_batch: list[dict[str, Any]] = []
         forget_cached()  # functions keep clients across invocations; this stack may be a new sandbox
 
     def deploy(self) -> "LocalStack":
         """Create the template's table and parking queue in the sandbox (kept if already there)."""
         definition = self.template.table_definition() | {"TableName": self.table_name}
-        try:
-            self.clients("dynamodb").create_table(**definition)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceInUseException":
-                raise
+        _unless_there(self.clients("dynamodb").create_table, "ResourceInUseException", **definition)
         self.parked_queue_url = self.clients("sqs").create_queue(QueueName=PARKED_QUEUE)["QueueUrl"]
         self.undelivered_queue_url = self.clients("sqs").create_queue(QueueName=UNDELIVERED_QUEUE)["QueueUrl"]
-        try:
-            self.clients("scheduler").create_schedule_group(Name=SCHEDULE_GROUP)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ConflictException":
-                raise
+        _unless_there(self.clients("scheduler").create_schedule_group, "ConflictException", Name=SCHEDULE_GROUP)
         sns, sqs = self.clients("sns"), self.clients("sqs")
         self.topic_arn = sns.create_topic(Name=f"{STACK_NAME}-alerts")["TopicArn"]
         self.mailbox_url = sqs.create_queue(QueueName=MAILBOX_QUEUE)["QueueUrl"]
@@ -95,13 +90,7 @@ class LocalStack:
             "QueueArn"
         ]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=mailbox_arn)
-        try:
-            self.clients("s3").create_bucket(Bucket=REPORTS_BUCKET)
-        except ClientError as error:
-            if error.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                raise
-        self._stream_positions: dict[str, str] = {}
-        self.last_stream_batch: list[dict[str, Any]] = []
+        _unless_there(self.clients("s3").create_bucket, "BucketAlreadyOwnedByYou", Bucket=REPORTS_BUCKET)
         return self
 
     def use_slack(self, webhook_url: str) -> None:
@@ -164,13 +153,14 @@ class LocalStack:
                 subscribers.append((subscription["Endpoint"], FilterPolicyMatcher(policy, scope)))
         return subscribers
 
-    def pump_streams(self, attempts: int = 6) -> list[Any]:
+    def pump_streams(self) -> list[Any]:
         """What Lambda's DynamoDB event source mapping does: new stream records, filtered by the template's
-        FilterCriteria, to the notify function in a batch; failed records retried, then parked."""
+        FilterCriteria, to the notify function in a batch; failed records retried as often as the template
+        says, then kept in the undelivered queue."""
         records = self.stream_batch()
         self.last_stream_batch = records or self.last_stream_batch
         results = []
-        for _ in range(attempts):
+        for _ in range(1 + self._stream["MaximumRetryAttempts"]):
             if not records:
                 break
             result = self.invoke("NotifyFunction", {"Records": records})
@@ -183,7 +173,7 @@ class LocalStack:
 
     def stream_batch(self) -> list[dict[str, Any]]:
         """The stream's new records that pass the template's FilterCriteria for the notify function."""
-        pattern = EventPattern.load(self.template.stream_filter("NotifyFunction"))
+        pattern = EventPattern.load(self._stream["FilterCriteria"]["Filters"][0]["Pattern"])
         return [r for r in self._new_stream_records() if pattern.matches_event(r)]
 
     def redeliver_last_batch(self) -> Any:
@@ -312,6 +302,15 @@ class LocalStack:
             spec.loader.exec_module(module)
             self._modules[function] = module
         return self._modules[function]
+
+
+def _unless_there(create: Any, already: str, **request: Any) -> None:
+    """Create something the stack has, unless an earlier deploy made it (a served sandbox keeps state)."""
+    try:
+        create(**request)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != already:
+            raise
 
 
 def _as_lambda_delivers(record: dict[str, Any], stream_arn: str) -> dict[str, Any]:

@@ -74,11 +74,11 @@ class Template:
             if event["Type"] == "EventBridgeRule"
         ]
 
-    def stream_filter(self, function: str) -> str:
-        """The FilterCriteria pattern of a function's DynamoDB stream event (EventBridge pattern syntax)."""
+    def stream_event(self, function: str) -> dict[str, Any]:
+        """The properties of a function's DynamoDB stream event (FilterCriteria, retries, destinations)."""
         for event in self.functions()[function]["Properties"]["Events"].values():
             if event["Type"] == "DynamoDB":
-                return event["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
+                return event["Properties"]
         raise KeyError(f"{function} reads no DynamoDB stream")
 
     def table_definition(self, name: str = "GuardianTable") -> dict[str, Any]:

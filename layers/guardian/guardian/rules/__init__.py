@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable, Mapping
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import ConfigDict, ValidationError, create_model
 
 from guardian.rules.base import Detection, Rule, RuleContext
 from guardian.rules.idle_emr_cluster import IdleEmrCluster
@@ -62,4 +62,4 @@ class RulesConfig(_RulesConfigBase):
         return [rule(getattr(self, rule.key())) for rule in RULES]
 
 
-__all__ = ["RULES", "BaseModel", "Detection", "Rule", "RuleContext", "RulesConfig"]
+__all__ = ["RULES", "Detection", "Rule", "RuleContext", "RulesConfig"]
