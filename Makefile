@@ -1,5 +1,6 @@
 # The one entry point: every command a person or CI runs is a target here.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -13,25 +14,37 @@ SAM_VERSION := 1.170.0
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help demo test unit-test lint bench build deploy sandbox clean
+# Tests run on every core (pytest-xdist); the ten slowest are printed at the end so the next slow one is seen.
+PYTEST := $(BIN)/pytest -n auto --durations=10
+TYPED := layers/guardian/guardian src tools functions
+
+.PHONY: help demo test unit integration e2e template-tests tests lint typecheck bench build deploy sandbox clean
 
 help:
-	@echo "make demo     the demo on the embedded sandbox"
-	@echo "make test     all the tests (unit, integration, end-to-end, template lint, Lambda build)"
-	@echo "make lint     ruff and sam validate --lint"
-	@echo "make bench    scale benchmark on the sandbox, printing figures"
-	@echo "make build    sam build (no Docker needed) and check the artifact"
-	@echo "make deploy   sam deploy --guided"
-	@echo "make sandbox  serve the sandbox on 127.0.0.1:5000"
-	@echo "make invoke-<function>   run a function (ingest, sweep, notify, report) on its sample events in events/"
+	@echo "make demo            the demo on the embedded sandbox"
+	@echo "make test            everything CI runs: all the tests, lint (ruff, mypy, sam validate) and the Lambda build"
+	@echo "make unit            the unit tests alone (seconds)"
+	@echo "make integration     the sandbox integration tests"
+	@echo "make e2e             the end-to-end CLI tests"
+	@echo "make template-tests  the template and permission tests"
+	@echo "make lint            ruff, mypy and sam validate --lint"
+	@echo "make bench           scale benchmark on the sandbox, printing figures"
+	@echo "make build           sam build (no Docker needed) and check the artifact"
+	@echo "make deploy          sam deploy --guided"
+	@echo "make sandbox         serve the sandbox on 127.0.0.1:5000"
+	@echo "make invoke-<function>   run a function (ingest, sweep, notify, report, remediate) on its sample events in events/"
 
 $(BIN)/.installed: pyproject.toml layers/guardian/requirements.txt
+	@echo "Creating the project environment in $(VENV) (the core, the CLI, the sandbox and the test tools) ..."
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' \
+		| { grep -E '^(Successfully|ERROR)' || true; }
+	$(BIN)/python -c "import guardian, guardian_cli, guardian_sandbox, moto, pytest, mypy"
 	touch $@
 
 $(SAM_VENV)/.installed:
+	@echo "Installing the SAM CLI $(SAM_VERSION) in its own environment, $(SAM_VENV) ..."
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_VERSION)
 	touch $@
@@ -39,22 +52,37 @@ $(SAM_VENV)/.installed:
 demo: $(BIN)/.installed
 	$(BIN)/guardian demo
 
-test: unit-test lint build
+test: tests lint build
 
-unit-test: $(BIN)/.installed
-	$(BIN)/pytest
+tests: $(BIN)/.installed
+	$(PYTEST)
 
-lint: $(BIN)/.installed $(SAM_VENV)/.installed
-	$(BIN)/ruff check layers functions tests
-	$(BIN)/ruff format --check layers functions tests
+unit: $(BIN)/.installed
+	$(PYTEST) tests/unit
+
+integration: $(BIN)/.installed
+	$(PYTEST) tests/integration
+
+e2e: $(BIN)/.installed
+	$(PYTEST) tests/e2e
+
+template-tests: $(BIN)/.installed
+	$(PYTEST) tests/template
+
+lint: typecheck $(SAM_VENV)/.installed
+	$(BIN)/ruff check layers src tools functions tests
+	$(BIN)/ruff format --check layers src tools functions tests
 	$(SAM) validate --lint --template template.yaml
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m guardian_sandbox.bench
 
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy $(TYPED)
+
 build: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(SAM) build --template template.yaml
-	$(BIN)/python -m guardian_sandbox.artifact .aws-sam/build
+	$(BIN)/python tools/check_artifact.py .aws-sam/build
 
 deploy: build
 	$(SAM) deploy --guided --capabilities CAPABILITY_IAM

@@ -19,7 +19,7 @@ from guardian.aws import AwsClients
 from guardian.observability import logger, metrics
 from guardian.runtime import Guardian, from_env
 from guardian_sandbox import embedded, studio
-from guardian_sandbox.stack import LocalStack
+from guardian_sandbox.stack import SandboxStack
 
 # Each ordering example replays a day into a fresh sandbox table: 25 per run; HYPOTHESIS_PROFILE=thorough for more.
 settings.register_profile("default", max_examples=25)
@@ -83,12 +83,12 @@ def sandbox() -> Iterator[AwsClients]:
 
 
 @pytest.fixture
-def stack(sandbox: AwsClients) -> LocalStack:
-    return LocalStack(sandbox).deploy()
+def stack(sandbox: AwsClients) -> SandboxStack:
+    return SandboxStack(sandbox).deploy()
 
 
 @pytest.fixture
-def guardian(stack: LocalStack) -> Guardian:
+def guardian(stack: SandboxStack) -> Guardian:
     """The core as the ingest function configures it from the template, over the sandbox table."""
     return from_env(stack.environment("IngestFunction"), clients=stack.clients)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from guardian.aws import AwsClients
 from guardian_cli.main import main
-from guardian_sandbox.stack import LocalStack
+from guardian_sandbox.stack import SandboxStack
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -52,7 +52,7 @@ def test_the_demo_weeks_totals_by_owner_and_rule_match_the_scenario(sandbox_url,
 def test_a_week_and_a_time_zone_can_be_chosen_and_bad_ones_are_refused(sandbox_url, capsys):
     status, _, err = run(capsys, "report", "--endpoint-url", sandbox_url)
     assert status == 1 and "ResourceNotFoundException" in err  # no stack there yet: said, not a traceback
-    LocalStack(AwsClients(endpoint_url=sandbox_url)).deploy()
+    SandboxStack(AwsClients(endpoint_url=sandbox_url)).deploy()
     status, out, _ = run(
         capsys, "report", "--endpoint-url", sandbox_url, "--week", "2026-W47", "--timezone", "Europe/Berlin"
     )

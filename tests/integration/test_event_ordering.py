@@ -17,7 +17,7 @@ from guardian.observability import metrics
 from guardian.runtime import from_env
 from guardian_sandbox import embedded
 from guardian_sandbox.eventfactory import Caller, EventFactory
-from guardian_sandbox.stack import SANDBOX_ACCOUNT, LocalStack
+from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
 
 START = datetime(2026, 11, 20, 8, tzinfo=UTC)
 NOW = datetime(2026, 11, 21, 8, tzinfo=UTC)
@@ -95,7 +95,7 @@ EVENTS = day_of_events()
 
 def final_inventory(order: list[int]) -> dict[str, dict]:
     with embedded() as clients:
-        stack = LocalStack(clients).deploy()
+        stack = SandboxStack(clients).deploy()
         sagemaker = clients("sagemaker")
         sagemaker.create_model(
             ModelName="m", ExecutionRoleArn="arn:aws:iam::123456789012:role/r", PrimaryContainer={"Image": "image"}

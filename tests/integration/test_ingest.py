@@ -8,7 +8,7 @@ from guardian.arns import Location
 from guardian.dynamo_inventory import DynamoInventory
 from guardian.inventory import Conflict, apply
 from guardian.kinds import Kind
-from guardian.models import Observation
+from guardian.resource import Observation
 from guardian_sandbox.eventfactory import Caller, EventFactory
 from guardian_sandbox.stack import SANDBOX_ACCOUNT
 from tests.conftest import sample

@@ -15,24 +15,24 @@ from guardian.cost import Cost
 from guardian.evaluation import write_finding
 from guardian.findings import Finding, Status
 from guardian.kinds import Kind
-from guardian.models import Attribution, Resource, Source
+from guardian.resource import Attribution, Resource, Source
 from guardian.rules import Detection
 from guardian.runtime import from_env
-from guardian_sandbox.stack import LocalStack
+from guardian_sandbox.stack import SandboxStack
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 EMAILS = {"alice": "alice@example.com", "bob": "bob@example.com", "carol": "carol@example.com"}
 TEAM = "platform-team@example.com"
 
 
-def deploy(sandbox, **parameters: str) -> LocalStack:
-    stack = LocalStack(sandbox, parameters={"OWNER_EMAILS": json.dumps(EMAILS), **parameters}).deploy()
+def deploy(sandbox, **parameters: str) -> SandboxStack:
+    stack = SandboxStack(sandbox, parameters={"OWNER_EMAILS": json.dumps(EMAILS), **parameters}).deploy()
     stack.subscribe_team(TEAM)
     return stack
 
 
 def open_finding(
-    stack: LocalStack,
+    stack: SandboxStack,
     name: str,
     owner: str | None = "alice",
     sharing: str | None = "Private",
@@ -57,11 +57,11 @@ def open_finding(
     return guardian_of(stack).findings.put(finding, audit)
 
 
-def guardian_of(stack: LocalStack):
+def guardian_of(stack: SandboxStack):
     return from_env(stack.environment("NotifyFunction"), clients=stack.clients)
 
 
-def change(stack: LocalStack, finding_id: str, how) -> Finding:
+def change(stack: SandboxStack, finding_id: str, how) -> Finding:
     guardian = guardian_of(stack)
     write_finding(guardian, guardian.findings.get(finding_id), how, NOW)
     return guardian.findings.get(finding_id)

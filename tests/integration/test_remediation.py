@@ -11,7 +11,7 @@ from guardian.findings import Status, finding_id
 from guardian.findings_store import DynamoFindings
 from guardian.remediation import remediate
 from guardian.runtime import from_env
-from guardian_sandbox.stack import LocalStack
+from guardian_sandbox.stack import SandboxStack
 from tests.conftest import sample
 from tests.integration.test_findings_flow import build
 
@@ -20,7 +20,7 @@ NOW = datetime.now(UTC)
 
 def prepared(sandbox, mode: str, notified_hours_ago: float = 25, **parameters) -> tuple:
     """An orphaned, guardian-tagged endpoint whose owner was told some hours ago."""
-    stack = LocalStack(sandbox, parameters={"REMEDIATION_MODE": mode} | parameters).deploy()
+    stack = SandboxStack(sandbox, parameters={"REMEDIATION_MODE": mode} | parameters).deploy()
     ids = build(stack, NOW, space_stopped_hours_ago=30)
     stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))
     guardian = from_env(stack.environment("RemediateFunction"), clients=sandbox)

@@ -10,7 +10,7 @@ import boto3
 from guardian.metric_data import MetricQuery, fetch
 from guardian_sandbox.bench import Scale, seed
 from guardian_sandbox.calls import recording
-from guardian_sandbox.stack import LocalStack
+from guardian_sandbox.stack import SandboxStack
 from tests.conftest import sample
 
 SCALE = Scale(endpoints=230, spaces=60, profiles=120, emr_clusters=60)
@@ -24,7 +24,7 @@ def aws_calls(recorder) -> int:
 
 def test_a_sweep_costs_what_it_must_and_a_steady_one_only_pages(sandbox):
     seed(sandbox, SCALE)
-    stack = LocalStack(sandbox, parameters={"WRITE_TAGS": "false"}).deploy()
+    stack = SandboxStack(sandbox, parameters={"WRITE_TAGS": "false"}).deploy()
     list_pages = (
         1  # domains
         + ceil(SCALE.profiles / STUDIO_PAGE)

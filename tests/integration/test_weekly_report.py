@@ -12,7 +12,7 @@ from slack_sdk.models.blocks import Block
 from guardian import clock
 from guardian.findings_store import DynamoFindings
 from guardian_sandbox.calls import recording
-from guardian_sandbox.stack import REPORTS_BUCKET, LocalStack
+from guardian_sandbox.stack import REPORTS_BUCKET, SandboxStack
 from tests.conftest import EVENTS, load
 from tests.unit.test_report import week47_findings
 
@@ -20,8 +20,8 @@ MONDAY_MORNING = datetime(2026, 11, 23, 8, tzinfo=UTC)
 TEAM = "platform-team@example.com"
 
 
-def deploy(sandbox, **parameters: str) -> LocalStack:
-    stack = LocalStack(sandbox, parameters=parameters).deploy()
+def deploy(sandbox, **parameters: str) -> SandboxStack:
+    stack = SandboxStack(sandbox, parameters=parameters).deploy()
     stack.subscribe_team(TEAM)
     store = DynamoFindings(stack.clients("dynamodb"), stack.table_name)
     for finding in week47_findings():
@@ -31,7 +31,7 @@ def deploy(sandbox, **parameters: str) -> LocalStack:
     return stack
 
 
-def make_alices_endpoint_private(stack: LocalStack) -> None:
+def make_alices_endpoint_private(stack: SandboxStack) -> None:
     store = DynamoFindings(stack.clients("dynamodb"), stack.table_name)
     fraud = store.get(week47_findings()[0].id)
     store.put(fraud.model_copy(update={"sharing": "Private", "space": "alice-lab"}), [])
@@ -39,7 +39,7 @@ def make_alices_endpoint_private(stack: LocalStack) -> None:
     assert stack.mailbox() == []
 
 
-def run_report(stack: LocalStack, event: dict | None = None) -> dict:
+def run_report(stack: SandboxStack, event: dict | None = None) -> dict:
     clock.set_offset(MONDAY_MORNING - datetime.now(UTC))
     return stack.invoke("ReportFunction", event or load(EVENTS / "report" / "weekly.json"))
 

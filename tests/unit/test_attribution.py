@@ -4,7 +4,7 @@ import pytest
 
 from guardian.attribution import Directory, OwnershipTags, attribute
 from guardian.kinds import Kind
-from guardian.models import Creator, Resource, Source
+from guardian.resource import Creator, Resource, Source
 
 ACCOUNT = "123456789012"
 PREFIX = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}"

@@ -6,7 +6,7 @@ import pytest
 
 from guardian.cost import hourly_cost
 from guardian.kinds import Kind
-from guardian.models import InstanceGroup, Resource
+from guardian.resource import InstanceGroup, Resource
 from guardian.pricing import BundledPrices
 
 PRICES = BundledPrices()

@@ -10,7 +10,7 @@ from guardian import findings as lifecycle
 from guardian.cost import Cost
 from guardian.findings import Status, exemption_of, finding_id
 from guardian.kinds import Kind
-from guardian.models import Attribution, Resource, Source
+from guardian.resource import Attribution, Resource, Source
 from guardian.rules import Detection
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 from guardian.inventory import MemoryInventory, apply, merge
 from guardian.kinds import Kind
-from guardian.models import Observation
+from guardian.resource import Observation
 
 ARN = "arn:aws:sagemaker:us-east-1:123456789012:endpoint/fraud"
 T0 = datetime(2026, 11, 20, 8, tzinfo=UTC)

@@ -15,7 +15,7 @@ from guardian.digest import team_digest
 from guardian.findings import Finding, Status
 from guardian.kinds import Kind
 from guardian.messages import Context, aggregate, render
-from guardian.models import Attribution, Resource, Source
+from guardian.resource import Attribution, Resource, Source
 from guardian.notices import Notice, NoticeKind
 from guardian.rules import Detection
 

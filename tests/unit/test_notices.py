@@ -11,7 +11,7 @@ from guardian import findings as lifecycle
 from guardian.cost import Cost
 from guardian.findings import Finding, Status
 from guardian.kinds import Kind
-from guardian.models import Attribution, Resource, Source
+from guardian.resource import Attribution, Resource, Source
 from guardian.notices import NoticeKind, notice_for
 from guardian.rules import Detection
 

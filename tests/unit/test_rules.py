@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from guardian.kinds import Kind
-from guardian.models import Attribution, Creator, InstanceGroup, Resource, Source
+from guardian.resource import Attribution, Creator, InstanceGroup, Resource, Source
 from guardian.rules import RULES, RuleContext, RulesConfig
 from guardian.rules.idle_emr_cluster import IdleEmrCluster
 from guardian.rules.idle_endpoint import IdleEndpoint

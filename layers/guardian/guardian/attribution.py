@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from guardian.arns import Location, canonical, kind_of, location_of, resource_path
 from guardian.kinds import Kind, is_gone
-from guardian.models import Attribution, Resource, Source
+from guardian.resource import Attribution, Resource, Source
 
 AUTO_TAG_PROFILE = "sagemaker:user-profile-arn"
 AUTO_TAG_SPACE = "sagemaker:space-arn"

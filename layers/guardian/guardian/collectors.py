@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from guardian.arns import Location
-from guardian.facts import dig, emr_group_key, space_facts
+from guardian.aws_fields import dig, emr_group_key, space_facts
 from guardian.kinds import Kind
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.recording import variant_groups
 
 

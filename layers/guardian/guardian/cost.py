@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from guardian.kinds import Kind
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.pricing import PriceBook, Usage
 
 HOURS_PER_MONTH = Decimal(730)

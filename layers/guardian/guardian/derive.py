@@ -8,7 +8,7 @@ from datetime import datetime
 
 from guardian.attribution import Directory, OwnershipTags, attribute
 from guardian.kinds import Kind
-from guardian.models import Resource
+from guardian.resource import Resource
 
 RUNNING_APP_STATES = ("InService", "Pending")
 

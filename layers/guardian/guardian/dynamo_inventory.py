@@ -8,7 +8,7 @@ from botocore.exceptions import ClientError
 
 from guardian.inventory import Conflict, HistoryEntry
 from guardian.kinds import Kind, is_gone
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.table import (
     GONE_RETENTION,
     HISTORY_PREFIX,

@@ -14,7 +14,7 @@ from guardian.findings import AuditEntry, Finding
 from guardian.findings_store import active
 from guardian.inventory import MAX_WRITE_ATTEMPTS, Conflict
 from guardian.kinds import Kind, is_gone
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.rules import Detection, Rule, RuleContext
 from guardian.runtime import Guardian

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from guardian.cost import HOURS_PER_MONTH, Cost
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.rules.base import Detection, iso
 
 

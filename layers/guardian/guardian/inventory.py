@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from guardian.kinds import GONE, Kind, is_gone
-from guardian.models import KEYED_FIELDS, Observation, Resource
+from guardian.resource import KEYED_FIELDS, Observation, Resource
 
 MAX_WRITE_ATTEMPTS = 8
 

@@ -18,10 +18,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guardian.arns import Location, canonical
 from guardian.collectors import COLLECTORS, TAGGING_API_TYPES, Collector, Listed
 from guardian.derive import SpaceActivity, derive, space_activity, with_activity
-from guardian.facts import digest
+from guardian.aws_fields import digest
 from guardian.inventory import gone_observation, rewrite
 from guardian.kinds import Kind, is_final, is_gone
-from guardian.models import Observation, Resource
+from guardian.resource import Observation, Resource
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.recording import record, schedule_orphan_check, tag_if_missing
 from guardian.runtime import Guardian

@@ -14,10 +14,10 @@ from botocore.exceptions import ClientError
 from guardian.arns import resource_path
 from guardian.derive import derive, space_activity, with_activity
 from guardian.evaluation import resolve_findings_of
-from guardian.facts import digest
+from guardian.aws_fields import digest
 from guardian.inventory import Applied, apply, rewrite
 from guardian.kinds import TAGGABLE, Kind, is_billing, is_gone
-from guardian.models import Observation, Resource
+from guardian.resource import Observation, Resource
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.runtime import Guardian
 from guardian.scheduling import schedule_evaluation

@@ -14,7 +14,7 @@ from guardian.arns import canonical, resource_path
 from guardian.evaluation import write_finding
 from guardian.findings import AuditEntry, Finding, Status
 from guardian.kinds import Kind, is_billing
-from guardian.models import Resource, Source
+from guardian.resource import Resource, Source
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.runtime import Guardian
 

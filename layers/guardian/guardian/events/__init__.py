@@ -16,7 +16,7 @@ from guardian.arns import Location
 from guardian.events import models as m
 from guardian.events import service
 from guardian.events.cloudtrail import TRANSLATORS, Call, creator_of
-from guardian.models import Observation
+from guardian.resource import Observation
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 # CloudTrail events of each service come from this EventBridge source (EMR's differs from its events').

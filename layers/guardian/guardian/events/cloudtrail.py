@@ -9,9 +9,9 @@ from pydantic import BaseModel
 
 from guardian.arns import Location, canonical
 from guardian.events import models as m
-from guardian.facts import dig, emr_group_key, profile_role, space_facts, tag_map
+from guardian.aws_fields import dig, emr_group_key, profile_role, space_facts, tag_map
 from guardian.kinds import Kind
-from guardian.models import Creator, Observation
+from guardian.resource import Creator, Observation
 
 
 @dataclass(frozen=True)

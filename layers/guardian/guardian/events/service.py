@@ -4,9 +4,9 @@ from typing import Any
 
 from guardian.arns import Location
 from guardian.events import models as m
-from guardian.facts import emr_group_key
+from guardian.aws_fields import emr_group_key
 from guardian.kinds import Kind, is_gone
-from guardian.models import Observation
+from guardian.resource import Observation
 
 
 def endpoint(event: m.EndpointStateChangeEvent) -> list[Observation]:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from guardian.kinds import Kind
 from guardian.metric_data import Datapoints, MetricQuery
-from guardian.models import Resource
+from guardian.resource import Resource
 
 
 class RuleConfig(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import Field
 from guardian.arns import resource_path
 from guardian.kinds import Kind
 from guardian.metric_data import MetricQuery
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso
 
 POINT_MINUTES = 5

@@ -7,7 +7,7 @@ from pydantic import Field
 
 from guardian.arns import location_of
 from guardian.kinds import Kind
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, hours, iso
 
 BILLED_APP_TYPES = {"JupyterLab", "CodeEditor", "KernelGateway", "RStudioServerPro", "RSessionGateway", "Canvas"}

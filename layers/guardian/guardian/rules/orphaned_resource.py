@@ -6,7 +6,7 @@ from datetime import datetime
 from pydantic import Field
 
 from guardian.kinds import BILLABLE_OUTSIDE_SPACE, is_billing, is_gone
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso, version_time
 
 

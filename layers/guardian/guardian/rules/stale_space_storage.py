@@ -5,7 +5,7 @@ from datetime import timedelta
 from pydantic import Field
 
 from guardian.kinds import Kind, is_gone
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso, version_time
 
 

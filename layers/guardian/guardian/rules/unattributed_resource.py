@@ -4,7 +4,7 @@ nobody answers for it; the evidence lists what was tried."""
 from pydantic import Field
 
 from guardian.kinds import BILLABLE_OUTSIDE_SPACE, is_billing
-from guardian.models import Resource, Source
+from guardian.resource import Resource, Source
 from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext
 
 

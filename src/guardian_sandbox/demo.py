@@ -14,7 +14,7 @@ from guardian.dynamo_inventory import DynamoInventory
 from guardian.findings import ACTIVE, Finding
 from guardian.findings_store import DynamoFindings
 from guardian.kinds import Kind
-from guardian.models import Resource
+from guardian.resource import Resource
 from guardian_sandbox import clock, studio
 from guardian_sandbox.eventfactory import EventFactory, sample
 from guardian_sandbox.scenario import (
@@ -25,7 +25,7 @@ from guardian_sandbox.scenario import (
     delivery_order,
     malformed_event,
 )
-from guardian_sandbox.stack import SANDBOX_ACCOUNT, LocalStack
+from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
 
 LIVE_ACT = timedelta(hours=1)  # the story ends this long before now; the live act happens in between
 TEAM_EMAIL = "platform-team@example.com"  # the stack's TeamEmail parameter
@@ -65,7 +65,7 @@ def run(
     story_end = now - LIVE_ACT
     if not clients.endpoint_url:
         studio.settings.transition_seconds = 0
-    stack = LocalStack(clients, parameters={"OWNER_EMAILS": json.dumps(OWNER_EMAILS)}).deploy()
+    stack = SandboxStack(clients, parameters={"OWNER_EMAILS": json.dumps(OWNER_EMAILS)}).deploy()
     stack.subscribe_team(TEAM_EMAIL)
     if slack_webhook:  # every channel, the team's and each person's, is this one webhook
         stack.use_slack(json.dumps({"team": slack_webhook, "owners": dict.fromkeys(PROFILES, slack_webhook)}))
@@ -118,7 +118,7 @@ def run(
 
 
 def _live_act(
-    stack: LocalStack, account: StudioAccount, story_end: datetime, result: DemoResult, say: Callable[[str], None]
+    stack: SandboxStack, account: StudioAccount, story_end: datetime, result: DemoResult, say: Callable[[str], None]
 ) -> None:
     """erin stops erin-nlp while sentiment-a and sentiment-b still serve from it, then deletes them."""
     clients = stack.clients
@@ -151,12 +151,12 @@ def _evaluation_line(request: dict, report: dict) -> str:
     )
 
 
-def _alerts(stack: LocalStack, result: DemoResult, say: Callable[[str], None]) -> None:
+def _alerts(stack: SandboxStack, result: DemoResult, say: Callable[[str], None]) -> None:
     stack.pump_streams()
     _print_mail(stack, result, say)
 
 
-def _print_mail(stack: LocalStack, result: DemoResult, say: Callable[[str], None]) -> list[dict]:
+def _print_mail(stack: SandboxStack, result: DemoResult, say: Callable[[str], None]) -> list[dict]:
     mail = stack.mailbox()
     if not mail:
         say("  (no message sent)")
@@ -170,7 +170,7 @@ def _print_mail(stack: LocalStack, result: DemoResult, say: Callable[[str], None
     return mail
 
 
-def _replay(stack: LocalStack, events: list[ScheduledEvent], result: DemoResult, say: Callable[[str], None]) -> None:
+def _replay(stack: SandboxStack, events: list[ScheduledEvent], result: DemoResult, say: Callable[[str], None]) -> None:
     seen: set[str] = set()
     for scheduled in events:
         repeat = scheduled.event["id"] in seen

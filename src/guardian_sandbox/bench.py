@@ -21,7 +21,7 @@ from guardian.observability import logger
 from guardian_sandbox import embedded
 from guardian_sandbox.calls import recording
 from guardian_sandbox.eventfactory import sample
-from guardian_sandbox.stack import LocalStack
+from guardian_sandbox.stack import SandboxStack
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-Default"
 
@@ -103,7 +103,7 @@ def seed(clients, scale: Scale) -> None:
         )
 
 
-def measure(stack: LocalStack, label: str, scale: Scale) -> Counter:
+def measure(stack: SandboxStack, label: str, scale: Scale) -> Counter:
     gc.collect()
     started = time.perf_counter()
     # Powertools prints a metric that reaches 100 values even when metrics are off: not the bench's output.
@@ -149,7 +149,7 @@ def main() -> None:
             f"Seeded {scale.resources:,} resources ({scale.endpoints:,} endpoints, {scale.spaces:,} spaces and apps, "
             f"{scale.profiles} profiles, {scale.emr_clusters} EMR clusters) in {time.perf_counter() - started:.0f} s"
         )
-        stack = LocalStack(clients).deploy()
+        stack = SandboxStack(clients).deploy()
         measure(stack, "First sweep (everything new)", scale)
         measure(stack, "Second sweep (nothing changed)", scale)
 

@@ -12,7 +12,7 @@ from guardian.runtime import Guardian, price_book
 from guardian.settings import Settings
 
 
-def audit_guardian(
+def scan_guardian(
     clients: AwsClients,
     rules: RulesConfig | None = None,
     tag_prefix: str = "studio-cost-guardian",
@@ -29,11 +29,11 @@ def audit_guardian(
     return Guardian(settings, clients, MemoryInventory(), MemoryFindings(), price_book(price_source, clients))
 
 
-def audit_inventory(guardian: Guardian, now: datetime) -> SweepReport:
+def scan_inventory(guardian: Guardian, now: datetime) -> SweepReport:
     return reconcile(guardian, now, account_location(guardian.clients))
 
 
 def scan(guardian: Guardian, now: datetime) -> tuple[SweepReport, EvaluationReport]:
     """`guardian scan`: the whole sweep, in memory."""
-    sweep = audit_inventory(guardian, now)
+    sweep = scan_inventory(guardian, now)
     return sweep, evaluate(guardian, guardian.inventory.all(), now)

@@ -56,7 +56,7 @@ class Delivery:
     error: Exception | None = None
 
 
-class LocalStack:
+class SandboxStack:
     def __init__(
         self,
         clients: AwsClients,
@@ -76,7 +76,7 @@ class LocalStack:
         self.last_stream_batch: list[dict[str, Any]] = []
         forget_cached()  # functions keep clients across invocations; this stack may be a new sandbox
 
-    def deploy(self) -> "LocalStack":
+    def deploy(self) -> "SandboxStack":
         """Create the template's table and parking queue in the sandbox (kept if already there)."""
         definition = self.template.table_definition() | {"TableName": self.table_name}
         _unless_there(self.clients("dynamodb").create_table, "ResourceInUseException", **definition)

@@ -299,11 +299,11 @@ def waste_summary(findings, now: datetime) -> str:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from guardian_sandbox.stack import LocalStack
+    from guardian_sandbox.stack import SandboxStack
 
     events = [event for path in args.files for event in read_events(path)]
     with _account(args) as clients:
-        stack = LocalStack(clients).deploy()
+        stack = SandboxStack(clients).deploy()
         reports, failed = [], 0
         for index, event in enumerate(events, 1):
             deliveries = stack.deliver(event)
@@ -348,11 +348,11 @@ def _replay_line(entry: dict[str, Any]) -> str:
 
 
 def _inventory(args: argparse.Namespace) -> int:
-    from guardian.audit import audit_guardian, audit_inventory
+    from guardian.scan import scan_guardian, scan_inventory
 
     with _account(args, embedded_default=False) as clients:
-        guardian = audit_guardian(clients, tag_prefix=args.tag_prefix, price_source=_prices(args))
-        report = audit_inventory(guardian, datetime.now(UTC))
+        guardian = scan_guardian(clients, tag_prefix=args.tag_prefix, price_source=_prices(args))
+        report = scan_inventory(guardian, datetime.now(UTC))
     rows = [{k: r.summary()[k] for k in INVENTORY_FIELDS} for r in guardian.inventory.all()]
     print(render(rows, args.format, INVENTORY_FIELDS))
     _warn(report)
@@ -360,7 +360,7 @@ def _inventory(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from guardian.audit import audit_guardian, scan
+    from guardian.scan import scan_guardian, scan
     from guardian.rules import RulesConfig
 
     try:
@@ -369,7 +369,7 @@ def _scan(args: argparse.Namespace) -> int:
         raise InputError(str(error)) from error
     now = datetime.now(UTC)
     with _account(args, embedded_default=False) as clients:
-        guardian = audit_guardian(clients, rules, args.tag_prefix, _prices(args))
+        guardian = scan_guardian(clients, rules, args.tag_prefix, _prices(args))
         report, evaluation = scan(guardian, now)
     _print_findings(evaluation.findings, args, now)
     _warn(report)
@@ -519,7 +519,7 @@ def _warn(report) -> None:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    from guardian_sandbox.stack import LocalStack
+    from guardian_sandbox.stack import SandboxStack
     from guardian_sandbox.template import template
 
     functions = template().functions()
@@ -536,7 +536,7 @@ def _invoke(args: argparse.Namespace) -> int:
     events = [_read_json(path) for path in args.files]  # each file is one invocation's event, as it is
     status = 0
     with _account(args) as clients:
-        stack = LocalStack(clients).deploy()
+        stack = SandboxStack(clients).deploy()
         for path_event in events:
             try:
                 print(json.dumps(stack.invoke(logical_id, path_event), indent=2, default=str))
