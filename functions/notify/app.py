@@ -1,6 +1,8 @@
 """Notify: the findings stream in (partial batch response), messages out; or, on schedule, the digest."""
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,7 +15,7 @@ from guardian.runtime import from_env
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-def handler(event: dict, context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     guardian, now = from_env(os.environ), clock.now()
     if "Records" in event:
         return handle_stream(guardian, event, now, context)

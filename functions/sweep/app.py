@@ -1,6 +1,7 @@
 """Sweep: the scheduled reconcile and rule evaluation, or one space's evaluation when its grace ends."""
 
 import os
+from typing import Any
 
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -14,5 +15,5 @@ from guardian.sweep import SweepRequest, sweep
 @logger.inject_lambda_context
 @metrics.log_metrics
 @event_parser(model=SweepRequest)
-def handler(event: SweepRequest, context: LambdaContext) -> dict:
+def handler(event: SweepRequest, context: LambdaContext) -> dict[str, Any]:
     return sweep(from_env(os.environ), now=clock.now(), request=event).as_dict()

@@ -64,11 +64,11 @@ def recording() -> Iterator[CallRecorder]:
             hooked[id(client)] = (client, hook)
         return client
 
-    aws.AwsClients.__call__ = recorded_client
+    aws.AwsClients.__call__ = recorded_client  # type: ignore[method-assign]
     forget_cached()  # functions make their clients afresh, so none escapes the recording
     try:
         yield recorder
     finally:
-        aws.AwsClients.__call__ = original
+        aws.AwsClients.__call__ = original  # type: ignore[method-assign]
         for client, hook in hooked.values():
             client.meta.events.unregister("before-call", hook)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from guardian.arns import Location
 from guardian.aws import AwsClients
@@ -51,7 +52,7 @@ class DemoResult:
     findings: list[Finding]
     delivered: int = 0
     rejected: int = 0
-    messages: list[dict] = field(default_factory=list)  # every email, as the topic sent it
+    messages: list[dict[str, Any]] = field(default_factory=list)  # every email, as the topic sent it
     redelivered_messages: int = 0  # what a duplicate stream batch sent (nothing, if deduplication works)
 
 
@@ -142,7 +143,7 @@ def _live_act(
         result.redelivered_messages = len(_print_mail(stack, result, say))
 
 
-def _evaluation_line(request: dict, report: dict) -> str:
+def _evaluation_line(request: dict[str, Any], report: dict[str, Any]) -> str:
     scope = request["evaluate"]
     target = (scope.get("space_arn") or scope.get("owner_arn") or "").rsplit("/", 1)[-1]
     return (
@@ -156,7 +157,7 @@ def _alerts(stack: SandboxStack, result: DemoResult, say: Callable[[str], None])
     _print_mail(stack, result, say)
 
 
-def _print_mail(stack: SandboxStack, result: DemoResult, say: Callable[[str], None]) -> list[dict]:
+def _print_mail(stack: SandboxStack, result: DemoResult, say: Callable[[str], None]) -> list[dict[str, Any]]:
     mail = stack.mailbox()
     if not mail:
         say("  (no message sent)")
@@ -193,12 +194,14 @@ def _replay(stack: SandboxStack, events: list[ScheduledEvent], result: DemoResul
             say(f"  {scheduled.at:%a %H:%M}  {scheduled.label:<40} {note}")
 
 
-def sample_scheduled(now: datetime, location: Location) -> dict:
+def sample_scheduled(now: datetime, location: Location) -> dict[str, Any]:
     event = sample("scheduled.json", "sweep")
     return event | {"time": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "account": location.account, "region": location.region}
 
 
-def inventory_rows(resources: list[Resource], tag_prefix: str = "studio-cost-guardian") -> list[dict]:
+def inventory_rows(resources: list[Resource], tag_prefix: str = "studio-cost-guardian") -> list[dict[str, Any]]:
+    """The inventory as `guardian demo` prints it: each record's summary, and whether it carries the
+    guardian's ownership tag."""
     rows = []
     for resource in resources:
         row = resource.summary()

@@ -36,8 +36,8 @@ def install() -> None:
                         del table.stream_shard.items[streams[table.name] :]
                 raise
 
-    transact_write_items._sandbox = True
-    DynamoDBBackend.transact_write_items = transact_write_items
+    transact_write_items._sandbox = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 def _named_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple]:
@@ -71,8 +71,8 @@ def _restore(table: Table, hash_key: DynamoType, range_key: DynamoType | None, b
 @contextmanager
 def _tables_not_copied() -> Iterator[None]:
     """moto's own backup of each table becomes the table itself; the items named are restored above."""
-    Table.__deepcopy__ = lambda self, memo: self
+    Table.__deepcopy__ = lambda self, memo: self  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        del Table.__deepcopy__
+        del Table.__deepcopy__  # type: ignore[attr-defined]

@@ -41,7 +41,7 @@ DOMAIN_NAME = "studio"
 DEFAULT_ROLE = "AmazonSageMaker-ExecutionRole-Default"
 SHARED_SPACE_ROLE = "AmazonSageMaker-SharedSpaces"
 # alice and carol have roles of their own; bob and dave share the domain's default role.
-PROFILES = {
+PROFILES: dict[str, str | None] = {
     "alice": "AmazonSageMaker-ExecutionRole-alice",
     "bob": None,
     "carol": "AmazonSageMaker-ExecutionRole-carol",
@@ -76,6 +76,11 @@ def role_arn(location: Location, role: str) -> str:
     return f"arn:aws:iam::{location.account}:role/service-role/{role}"
 
 
+def execution_role(profile: str) -> str:
+    """The role a profile's apps run as: its own, or the domain's default."""
+    return PROFILES[profile] or DEFAULT_ROLE
+
+
 class StudioAccount:
     """Builds the account through the API and writes down the events that building it causes."""
 
@@ -90,6 +95,13 @@ class StudioAccount:
         self.factory = EventFactory(location)
         self.day: Day | None = None
 
+    @property
+    def _day(self) -> Day:
+        """The day being built (by :meth:`build`)."""
+        if self.day is None:
+            raise RuntimeError("the account is not built yet: build() first")
+        return self.day
+
     def at(self, hours: float) -> datetime:
         return self.start + timedelta(hours=hours)
 
@@ -100,7 +112,7 @@ class StudioAccount:
             yield
 
     def emit(self, hours: float, label: str, event: dict[str, Any]) -> None:
-        self.day.events.append(ScheduledEvent(self.at(hours), label, event))
+        self._day.events.append(ScheduledEvent(self.at(hours), label, event))
 
     def call(self, hours: float, name: str, caller: Caller, request: dict, response: dict | None) -> None:
         event = self.factory.api_call(name, self.at(hours), caller, request, response)
@@ -108,7 +120,7 @@ class StudioAccount:
 
     def caller(self, profile: str) -> Caller:
         """A call made from a notebook of this profile (the domain sets USER_PROFILE_NAME)."""
-        return Caller(role=PROFILES[profile] or DEFAULT_ROLE, source_identity=profile)
+        return Caller(role=execution_role(profile), source_identity=profile)
 
     def build(self) -> Day:
         loc = self.location
@@ -142,7 +154,7 @@ class StudioAccount:
         self._endpoints(domain_id)
         self._emr()
         self._others(domain_id)
-        return self.day
+        return self._day
 
     def _spaces(self, domain_id: str) -> None:
         spaces = [  # name, owner, sharing, app type, instance type, idle shutdown (min), started, stopped (h)
@@ -170,7 +182,7 @@ class StudioAccount:
                     OwnershipSettings={"OwnerUserProfileName": owner},
                     SpaceSharingSettings={"SharingType": sharing},
                 )
-            self.day.resources[name] = created["SpaceArn"]
+            self._day.resources[name] = created["SpaceArn"]
             request = {
                 "domainId": domain_id,
                 "spaceName": name,
@@ -206,12 +218,12 @@ class StudioAccount:
         )
         alice_tags = [
             {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "alice")},
-            {"Key": "sagemaker:space-arn", "Value": self.day.resources["alice-lab"]},
+            {"Key": "sagemaker:space-arn", "Value": self._day.resources["alice-lab"]},
             {"Key": "sagemaker:domain-arn", "Value": self.location.domain(domain_id)},
         ]
         erin_tags = [
             {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "erin")},
-            {"Key": "sagemaker:space-arn", "Value": self.day.resources["erin-nlp"]},
+            {"Key": "sagemaker:space-arn", "Value": self._day.resources["erin-nlp"]},
         ]
         exempt = [{"Key": EXEMPTION_TAG, "Value": "true"}]
         endpoints = [  # name, created by, tags, instance type (None: serverless), count, created (h), calls/h
@@ -234,7 +246,7 @@ class StudioAccount:
                 arn = self.sm.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-config", Tags=tags)[
                     "EndpointArn"
                 ]
-            self.day.resources[name] = arn
+            self._day.resources[name] = arn
             self.call(
                 hours,
                 "CreateEndpoint",
@@ -311,7 +323,7 @@ class StudioAccount:
                 args["AutoTerminationPolicy"] = {"IdleTimeout": idle_timeout}
             with self.then(hours):
                 cluster_id = self.emr.run_job_flow(**args)["JobFlowId"]
-            self.day.resources[name] = self.location.emr_cluster(cluster_id)
+            self._day.resources[name] = self.location.emr_cluster(cluster_id)
             request = {
                 "name": name,
                 "releaseLabel": "emr-7.2.0",
@@ -360,17 +372,17 @@ class StudioAccount:
     def _others(self, domain_id: str) -> None:
         carol_tags = [
             {"Key": "sagemaker:user-profile-arn", "Value": self.location.user_profile(domain_id, "carol")},
-            {"Key": "sagemaker:space-arn", "Value": self.day.resources["team-notebooks"]},
+            {"Key": "sagemaker:space-arn", "Value": self._day.resources["team-notebooks"]},
         ]
         with self.then(6.0):
             server = self.sm.create_mlflow_tracking_server(
                 TrackingServerName="team-tracking",
                 ArtifactStoreUri="s3://sagemaker-team-mlflow/artifacts",
-                RoleArn=role_arn(self.location, PROFILES["carol"]),
+                RoleArn=role_arn(self.location, execution_role("carol")),
                 TrackingServerSize="Small",
                 Tags=carol_tags,
             )
-        self.day.resources["team-tracking"] = server["TrackingServerArn"]
+        self._day.resources["team-tracking"] = server["TrackingServerArn"]
         self.call(
             6.0,
             "CreateMlflowTrackingServer",
@@ -392,7 +404,7 @@ class StudioAccount:
         }
         with self.then(6.5):
             cluster_arn = self.sm.create_cluster(ClusterName="llm-train", InstanceGroups=[group])["ClusterArn"]
-        self.day.resources["llm-train"] = cluster_arn
+        self._day.resources["llm-train"] = cluster_arn
         self.call(
             6.5,
             "CreateCluster",
@@ -411,7 +423,7 @@ class StudioAccount:
                 InstanceType="ml.t3.medium",
                 RoleArn=role_arn(self.location, DEFAULT_ROLE),
             )
-        self.day.resources["classic-nb"] = notebook["NotebookInstanceArn"]
+        self._day.resources["classic-nb"] = notebook["NotebookInstanceArn"]
         self.call(
             7.0,
             "CreateNotebookInstance",
@@ -424,9 +436,9 @@ class StudioAccount:
 
     def stop_space(self, name: str, owner: str, at: datetime) -> ScheduledEvent:
         """The owner stops a space: Studio deletes its running app."""
-        app = {"domainId": self.day.domain_id, "spaceName": name, "appType": "JupyterLab", "appName": "default"}
+        app = {"domainId": self._day.domain_id, "spaceName": name, "appType": "JupyterLab", "appName": "default"}
         with clock.at(self.clients, at):
-            self.sm.delete_app(DomainId=self.day.domain_id, SpaceName=name, AppType="JupyterLab", AppName="default")
+            self.sm.delete_app(DomainId=self._day.domain_id, SpaceName=name, AppType="JupyterLab", AppName="default")
         return ScheduledEvent(at, f"DeleteApp {name}", self.factory.api_call("DeleteApp", at, self.caller(owner), app))
 
     def delete_endpoint(self, name: str, owner: str, at: datetime) -> ScheduledEvent:

@@ -10,10 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import ClientError
 from moto.events.models import EventPattern
+from moto.events.utils import EventMessageType
 from moto.sns.utils import FilterPolicyMatcher
 
 from guardian.aws import AwsClients
@@ -120,7 +121,8 @@ class SandboxStack:
     def mailbox(self) -> list[dict[str, Any]]:
         """Messages published to the topic since last asked: subject, text, attributes, and the email
         addresses whose subscription filter policy lets them through (SNS's own matching, as moto has it)."""
-        sqs, messages = self.clients("sqs"), []
+        sqs = self.clients("sqs")
+        messages: list[dict[str, Any]] = []
         subscribers = self._email_subscribers()
         while True:
             batch = sqs.receive_message(QueueUrl=self.mailbox_url, MaxNumberOfMessages=10).get("Messages", [])
@@ -174,7 +176,7 @@ class SandboxStack:
     def stream_batch(self) -> list[dict[str, Any]]:
         """The stream's new records that pass the template's FilterCriteria for the notify function."""
         pattern = EventPattern.load(self._stream["FilterCriteria"]["Filters"][0]["Pattern"])
-        return [r for r in self._new_stream_records() if pattern.matches_event(r)]
+        return [r for r in self._new_stream_records() if _matches(pattern, r)]
 
     def redeliver_last_batch(self) -> Any:
         """Streams deliver at least once: the last batch, handed to the notify function again."""
@@ -232,6 +234,7 @@ class SandboxStack:
             "ReportsBucket": REPORTS_BUCKET,
             "EvaluationSchedules": SCHEDULE_GROUP,
             "SchedulerRole.Arn": f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/{STACK_NAME}-scheduler",
+            "FailedRunsQueue.Arn": f"arn:aws:sqs:{self.clients.region}:{SANDBOX_ACCOUNT}:{STACK_NAME}-failed-runs",
             "AWS::AccountId": SANDBOX_ACCOUNT,
             "AWS::Region": self.clients.region,
             "AWS::Partition": "aws",
@@ -245,7 +248,7 @@ class SandboxStack:
 
     def route(self, event: dict[str, Any]) -> list[Rule]:
         """The rules of template.yaml whose pattern matches the event (moto's EventBridge matcher)."""
-        return [rule for rule, pattern in self._patterns if pattern.matches_event(event)]
+        return [rule for rule, pattern in self._patterns if _matches(pattern, event)]
 
     def deliver(self, event: dict[str, Any]) -> list[Delivery]:
         """Invoke every function whose rule matches, as EventBridge would; errors are returned, not raised."""
@@ -298,10 +301,17 @@ class SandboxStack:
         if function not in self._modules:
             path = self.template.function_dir(function) / "app.py"
             spec = importlib.util.spec_from_file_location(f"guardian_functions.{function}", path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"no module in {path}")
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             self._modules[function] = module
         return self._modules[function]
+
+
+def _matches(pattern: EventPattern, event: dict[str, Any]) -> bool:
+    """moto's EventBridge matcher, which takes any JSON object (a stream record too), not only an event."""
+    return pattern.matches_event(cast(EventMessageType, event))
 
 
 def _unless_there(create: Any, already: str, **request: Any) -> None:

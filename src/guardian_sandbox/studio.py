@@ -28,7 +28,7 @@ from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, 
 from moto.sagemaker.models import FakeEndpointConfig, FakeSagemakerNotebookInstance, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from guardian_sandbox import dynamodb
+from guardian_sandbox import botocore_data, dynamodb
 
 APP_TYPES = {
     "JupyterServer",
@@ -728,19 +728,31 @@ def install() -> None:
     for name, member in vars(_Studio).items():
         if callable(member) or isinstance(member, property):
             setattr(SageMakerResponse, name, member)
-    SageMakerModelBackend._get_resource_from_arn = _resource_from_arn(SageMakerModelBackend._get_resource_from_arn)
-    SageMakerModelBackend.add_tags = _add_tags
-    SageMakerModelBackend.iter_tagged_resources = _tagged_resources(SageMakerModelBackend.iter_tagged_resources)
+    # moto's own methods, replaced on purpose (hence the method-assign ignores).
+    SageMakerModelBackend._get_resource_from_arn = _resource_from_arn(  # type: ignore[method-assign]
+        SageMakerModelBackend._get_resource_from_arn
+    )
+    SageMakerModelBackend.add_tags = _add_tags  # type: ignore[method-assign]
+    SageMakerModelBackend.iter_tagged_resources = _tagged_resources(  # type: ignore[method-assign]
+        SageMakerModelBackend.iter_tagged_resources
+    )
     moto_sagemaker_models.utcnow = _moto_utcnow
     moto_emr_models.utcnow = _moto_utcnow
-    FakeEndpointConfig.validate_instance_type = _enum_validator("ProductionVariantInstanceType")
-    FakeSagemakerNotebookInstance.validate_instance_type = _enum_validator("InstanceType")
-    ResourceGroupsTaggingAPIBackend._get_resources_generator = _with_emr_clusters(
+    FakeEndpointConfig.validate_instance_type = _enum_validator(  # type: ignore[method-assign]
+        "ProductionVariantInstanceType"
+    )
+    FakeSagemakerNotebookInstance.validate_instance_type = _enum_validator(  # type: ignore[method-assign]
+        "InstanceType"
+    )
+    ResourceGroupsTaggingAPIBackend._get_resources_generator = _with_emr_clusters(  # type: ignore[method-assign]
         ResourceGroupsTaggingAPIBackend._get_resources_generator
     )
-    ElasticMapReduceResponse._p = _p
+    ElasticMapReduceResponse._p = _p  # type: ignore[attr-defined]
     for name in ("get_auto_termination_policy", "put_auto_termination_policy", "remove_auto_termination_policy"):
         setattr(ElasticMapReduceResponse, name, getattr(_EmrAutoTermination, name))
-    ElasticMapReduceResponse.run_job_flow = _run_job_flow(ElasticMapReduceResponse.run_job_flow)
+    ElasticMapReduceResponse.run_job_flow = _run_job_flow(  # type: ignore[method-assign]
+        ElasticMapReduceResponse.run_job_flow
+    )
     dynamodb.install()
+    botocore_data.install()
     _installed = True

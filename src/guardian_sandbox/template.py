@@ -27,6 +27,7 @@ def _intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, A
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)  # a YAML node is a scalar, a sequence or a mapping
         value = loader.construct_mapping(node, deep=True)
     return {name: value}
 

@@ -1,22 +1,15 @@
 """The sandbox served on a port, as a user runs it (`guardian sandbox`), shared by the module's tests."""
 
-import socket
-
 import pytest
 import requests
 
 from guardian_sandbox.server import SandboxServer
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server():
-    with SandboxServer(free_port()) as running:
+    # Port 0: the system picks a free port as the server binds it, so xdist's workers never race for one.
+    with SandboxServer(0) as running:
         yield running
 
 

@@ -12,8 +12,8 @@ from slack_sdk.models.blocks import Block
 
 from guardian import findings as lifecycle
 from guardian.cost import Cost
-from guardian.evaluation import write_finding
 from guardian.findings import Finding, Status
+from guardian.findings_store import write_finding
 from guardian.kinds import Kind
 from guardian.resource import Attribution, Resource, Source
 from guardian.rules import Detection
@@ -215,6 +215,18 @@ def test_only_the_records_whose_messages_failed_are_retried_and_email_is_not_sen
     assert len(first["batchItemFailures"]) == 1 and second == {"batchItemFailures": []}
     assert sorted(post["path"].rsplit("/", 1)[-1] for post in slack.posts[4:]) == ["alice", "bob"]
     assert sorted(m["attributes"]["owner"] for m in stack.mailbox()) == ["alice", "bob"]  # once each
+
+
+def test_a_record_that_cannot_be_read_fails_alone_and_the_rest_of_its_batch_is_sent(sandbox):
+    stack = deploy(sandbox)
+    open_finding(stack, "fraud-xgb")
+    [record] = stack.stream_batch()
+    broken = json.loads(json.dumps(record))
+    broken["dynamodb"]["SequenceNumber"] = "9" + record["dynamodb"]["SequenceNumber"]
+    broken["dynamodb"]["NewImage"]["doc"] = {"S": "{not a finding"}
+    result = stack.invoke("NotifyFunction", {"Records": [record, broken]})
+    assert result == {"batchItemFailures": [{"itemIdentifier": broken["dynamodb"]["SequenceNumber"]}]}
+    assert [m["attributes"]["owner"] for m in stack.mailbox()] == ["alice"]
 
 
 def test_slack_gets_block_kit_on_the_owners_channel_and_the_teams(sandbox, slack):

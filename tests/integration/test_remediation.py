@@ -7,11 +7,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 from guardian import findings as lifecycle
+from guardian.arns import Location
 from guardian.findings import Status, finding_id
 from guardian.findings_store import DynamoFindings
-from guardian.remediation import remediate
+from guardian.kinds import Kind
+from guardian.remediation import ACTIONS, Action, remediate
+from guardian.rules import RULES
 from guardian.runtime import from_env
-from guardian_sandbox.stack import SandboxStack
+from guardian_sandbox.calls import recording
+from guardian_sandbox.scenario import StudioAccount
+from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
 from tests.conftest import sample
 from tests.integration.test_findings_flow import build
 
@@ -95,3 +100,39 @@ def test_a_resource_the_guardian_did_not_tag_is_left_alone(sandbox, parameters):
     report = remediate(guardian, NOW + timedelta(hours=5))
     assert report.blocked[fid] == "the resource does not carry the guardian's ownership tag"
     assert endpoint_exists(sandbox)
+
+
+def test_the_rules_remediation_may_act_on_are_those_of_before_and_each_has_an_action():
+    remediable = {rule.name for rule in RULES if rule.remediable}
+    assert remediable == {"orphaned-resource", "idle-endpoint", "idle-emr-cluster", "long-running-app"}
+    acted_on = {action.kind for action in ACTIONS}
+    for rule in RULES:
+        if rule.remediable:
+            assert rule.kinds & acted_on, f"{rule.name} is remediable but no action handles its kinds"
+    assert len(acted_on) == len(ACTIONS), "one action per kind"
+
+
+# In the demo's account: the resource of each kind an action is tried on (kind, name, space).
+DEMO_TARGETS = {
+    Kind.ENDPOINT: ("fraud-xgb", None),
+    Kind.EMR_CLUSTER: ("spark-etl", None),
+    Kind.APP: ("default", "bob-code"),
+    Kind.MLFLOW_TRACKING_SERVER: ("team-tracking", None),
+    Kind.NOTEBOOK_INSTANCE: ("classic-nb", None),
+}
+
+
+@pytest.mark.parametrize("action", ACTIONS, ids=lambda action: action.describe)
+def test_each_action_calls_exactly_the_iam_actions_it_declares(stack, action: Action):
+    """What template.yaml grants the remediate function is derived from these declarations."""
+    StudioAccount(stack.clients, Location("us-east-1", SANDBOX_ACCOUNT), datetime.now(UTC)).build()
+    stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))
+    guardian = from_env(stack.environment("RemediateFunction"), clients=stack.clients)
+    name, space = DEMO_TARGETS[action.kind]
+    [resource] = [r for r in guardian.inventory.by_kind(action.kind) if r.name == name and r.studio_space == space]
+    with recording() as reading:
+        restore = action.restore(guardian.clients, resource)
+    with recording() as acting:
+        action.act(guardian.clients, resource)
+    assert restore and reading.iam_actions() == set(action.reads)
+    assert acting.iam_actions() == set(action.mutates)

@@ -1,11 +1,18 @@
 """Each EventBridge rule of template.yaml matches its sample events and rejects near misses, through a
-real pattern matcher: moto's EventBridge, routing to an SQS queue."""
+real pattern matcher: moto's EventBridge, routing to an SQS queue; and the rules route exactly the events
+the ingest function has translators for."""
 
 import json
 
 import boto3
 import pytest
 
+from guardian.events import (
+    CLOUDTRAIL_DETAIL_TYPE,
+    CLOUDTRAIL_SOURCES,
+    HANDLED_API_CALLS,
+    HANDLED_SERVICE_EVENTS,
+)
 from guardian_sandbox.template import template
 from tests.conftest import EVENTS, REFERENCE, load, reference, sample
 
@@ -104,3 +111,38 @@ def test_the_sandbox_router_agrees_with_eventbridge(bus, stack):
     every += [load(p) for p in sorted(REFERENCE.glob("eb_*.json"))]
     for event in every:
         assert {rule.name for rule in stack.route(event)} == bus(event)
+
+
+API_CALL_RULES = {name: rule for name, rule in RULES.items() if rule.pattern["detail-type"] == [CLOUDTRAIL_DETAIL_TYPE]}
+SERVICE_EVENT_RULES = {name: rule for name, rule in RULES.items() if name not in API_CALL_RULES}
+
+
+def test_every_event_rule_targets_the_ingest_function():
+    assert {rule.function for rule in RULES.values()} == {"IngestFunction"}
+
+
+def test_the_api_call_rules_route_exactly_the_calls_there_are_translators_for():
+    routed = [name for rule in API_CALL_RULES.values() for name in rule.pattern["detail"]["eventName"]]
+    assert len(routed) == len(set(routed)), "a call routed by two rules would be recorded twice"
+    assert set(routed) == HANDLED_API_CALLS
+
+
+def test_the_api_call_rules_are_one_per_cloudtrail_source_with_its_event_source():
+    sources = {}
+    for rule in API_CALL_RULES.values():
+        [source] = rule.pattern["source"]
+        assert rule.pattern["detail"]["eventSource"] == [CLOUDTRAIL_SOURCES[source]]
+        assert rule.pattern["detail"]["errorCode"] == [{"exists": False}]  # failed calls changed nothing
+        sources[source] = rule.name
+    assert set(sources) == set(CLOUDTRAIL_SOURCES)
+
+
+def test_the_service_event_rules_route_exactly_the_events_there_are_translators_for():
+    routed = [
+        (source, detail_type)
+        for rule in SERVICE_EVENT_RULES.values()
+        for source in rule.pattern["source"]
+        for detail_type in rule.pattern["detail-type"]
+    ]
+    assert len(routed) == len(set(routed))
+    assert set(routed) == HANDLED_SERVICE_EVENTS

@@ -3,11 +3,17 @@ declare, every call it makes in the tests is among them, mutating actions never 
 layer is built for the runtime and architecture the functions declare."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from guardian import clock
+from guardian import findings as lifecycle
 from guardian.arns import Location
+from guardian.attribution import OwnershipTags
+from guardian.findings import Status
+from guardian.findings_store import DynamoFindings
 from guardian.permissions import FUNCTION_PERMISSIONS, MUTATING_ONLY_WHEN_ENFORCED
 from guardian_sandbox.calls import recording
 from guardian_sandbox.scenario import StudioAccount
@@ -89,6 +95,103 @@ def test_the_functions_call_nothing_they_are_not_granted(stack, slack):
     # s3:GetObject is what the presigned links are authorised as when someone opens them.
     not_exercised |= {"s3:GetObject"}
     assert report_calls.iam_actions() == FUNCTION_PERMISSIONS["ReportFunction"] - not_exercised
+
+
+def test_remediation_calls_nothing_it_is_not_granted_in_either_mode(stack):
+    """The demo's account and day, its findings notified a day ago, then the remediate function in
+    dry-run and in enforce (scheduling, then acting once due): every call it makes is one template.yaml
+    grants it under that RemediationMode (the function's own Condition, and its statements' conditions)."""
+    account = StudioAccount(stack.clients, Location("us-east-1", SANDBOX_ACCOUNT), datetime.now(UTC))
+    day = account.build()
+    for scheduled in day.events:
+        stack.invoke("IngestFunction", scheduled.event)
+    # The guardian tags no app; one its owner tagged can be acted on: bob's long-running Code Editor.
+    owner_tag = OwnershipTags(template().parameter_default("TagPrefix")).owner
+    bob_code = stack.clients("sagemaker").describe_app(
+        DomainId=day.domain_id, SpaceName="bob-code", AppType="CodeEditor", AppName="default"
+    )["AppArn"]
+    stack.clients("sagemaker").add_tags(ResourceArn=bob_code, Tags=[{"Key": owner_tag, "Value": "bob"}])
+    stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))
+    store = DynamoFindings(stack.clients("dynamodb"), stack.table_name)
+    for finding in list(store.with_status(Status.OPEN)):
+        store.put(*lifecycle.notified(finding, datetime.now(UTC) - timedelta(hours=25), "email"))
+    mode_variable = environment_variable_of("RemediationMode")
+    tick = sample("scheduled.json", "remediate")
+
+    stack.parameters[mode_variable] = "dry-run"
+    with recording() as dry_run_calls:
+        dry_run = stack.invoke("RemediateFunction", tick)
+    stack.parameters[mode_variable] = "enforce"
+    with recording() as enforce_calls:
+        scheduling = stack.invoke("RemediateFunction", tick)
+        clock.set_offset(timedelta(hours=25))  # past every due time: the grace and the reminder's lead
+        acting = stack.invoke("RemediateFunction", tick)
+
+    assert dry_run["would_act"] and scheduling["scheduled"] and acting["acted"]  # the runs did something
+    assert dry_run_calls.iam_actions() <= granted("RemediateFunction", {"RemediationMode": "dry-run"})
+    assert enforce_calls.iam_actions() <= granted("RemediateFunction", {"RemediationMode": "enforce"})
+    assert not granted("RemediateFunction", {"RemediationMode": "dry-run"}) & MUTATING_ONLY_WHEN_ENFORCED
+    # The grants are not speculative: the demo has no remediable finding on an MLflow tracking server or a
+    # notebook instance (carol's server is busy; classic-nb is unattributed, which is never acted on).
+    not_exercised = FUNCTION_PERMISSIONS["RemediateFunction"] - enforce_calls.iam_actions()
+    assert not_exercised == {"sagemaker:StopMlflowTrackingServer", "sagemaker:StopNotebookInstance"}
+
+
+def test_remediation_is_not_deployed_when_off():
+    assert deployed("RemediateFunction", {"RemediationMode": "dry-run"})
+    assert not deployed("RemediateFunction", {"RemediationMode": "off"})
+    assert not deployed("RemediateFunction", {})  # the default
+
+
+def environment_variable_of(parameter: str) -> str:
+    """The environment variable through which template.yaml hands the functions a parameter."""
+    variables = template().document["Globals"]["Function"]["Environment"]["Variables"]
+    [name] = [name for name, value in variables.items() if value == {"Ref": parameter}]
+    return name
+
+
+def deployed(resource: str, parameters: dict[str, str]) -> bool:
+    """Whether a stack with these parameter values (defaults for the rest) has the resource at all."""
+    condition = template().resources[resource].get("Condition")
+    return condition is None or condition_holds(condition, parameters)
+
+
+def granted(function: str, parameters: dict[str, str]) -> set[str]:
+    """The IAM actions a function is allowed in a stack with these parameter values: its unconditional
+    statements, and those whose condition holds."""
+    assert deployed(function, parameters), f"{function} does not exist with {parameters}"
+    actions: set[str] = set()
+    for statement, condition in template().policy_statements(function):
+        if statement.get("Effect") == "Allow" and (condition is None or condition_holds(condition, parameters)):
+            listed = statement["Action"]
+            actions.update([listed] if isinstance(listed, str) else listed)
+    return actions
+
+
+def condition_holds(name: str, parameters: dict[str, str]) -> bool:
+    """One of template.yaml's Conditions, evaluated as CloudFormation would for these parameter values."""
+
+    def value(expression: Any) -> Any:
+        if not isinstance(expression, dict):
+            return str(expression)
+        [(function, argument)] = expression.items()
+        if function == "Ref":
+            return parameters.get(argument, template().parameter_default(argument))
+        if function == "Condition":
+            return condition_holds(argument, parameters)
+        if function == "Fn::Equals":
+            left, right = argument
+            return value(left) == value(right)
+        if function == "Fn::Not":
+            [inner] = argument
+            return not value(inner)
+        if function == "Fn::And":
+            return all(value(inner) for inner in argument)
+        if function == "Fn::Or":
+            return any(value(inner) for inner in argument)
+        raise NotImplementedError(f"{function} in condition {name}")
+
+    return bool(value(template().document["Conditions"][name]))
 
 
 def test_the_reports_bucket_is_encrypted_private_tls_only_and_expires_what_it_keeps():

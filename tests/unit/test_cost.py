@@ -6,8 +6,8 @@ import pytest
 
 from guardian.cost import hourly_cost
 from guardian.kinds import Kind
-from guardian.resource import InstanceGroup, Resource
 from guardian.pricing import BundledPrices
+from guardian.resource import InstanceGroup, Resource
 
 PRICES = BundledPrices()
 P = "arn:aws:sagemaker:us-east-1:123456789012"

@@ -15,8 +15,8 @@ from guardian.digest import team_digest
 from guardian.findings import Finding, Status
 from guardian.kinds import Kind
 from guardian.messages import Context, aggregate, render
-from guardian.resource import Attribution, Resource, Source
 from guardian.notices import Notice, NoticeKind
+from guardian.resource import Attribution, Resource, Source
 from guardian.rules import Detection
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)

@@ -11,8 +11,8 @@ from guardian import findings as lifecycle
 from guardian.cost import Cost
 from guardian.findings import Finding, Status
 from guardian.kinds import Kind
-from guardian.resource import Attribution, Resource, Source
 from guardian.notices import NoticeKind, notice_for
+from guardian.resource import Attribution, Resource, Source
 from guardian.rules import Detection
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)

@@ -9,7 +9,9 @@ import pytest
 
 from guardian.findings import CostSegment, Finding, Status, finding_id
 from guardian.findings_store import MemoryFindings
-from guardian.report import Period, report_for
+from guardian.period import Period
+from guardian.report import report_for
+from guardian.report_document import WeeklyReport
 
 NOW = datetime(2026, 11, 26, 10, tzinfo=UTC)
 W47 = "2026-W47"  # Monday 16 November to Monday 23 November 2026
@@ -101,17 +103,17 @@ def store_of(findings: list[Finding]) -> MemoryFindings:
 
 
 @pytest.fixture
-def week() -> dict:
+def week() -> WeeklyReport:
     return report_for(store_of(week47_findings()), Period.iso_week(W47), NOW)
 
 
 def test_the_week_total_and_its_parts_match_the_hand_computed_figures(week):
     # alice 30 h x $0.23 = 6.90; bob 28 h x $1.20 = 33.60 (the idle finding adds nothing);
     # carol 26.5 h x $1.515 + 20.25 h x $3.03 = 40.1475 + 61.3575 = 101.505; nobody 168 h x $0.05 = 8.40.
-    assert week["total_waste_usd"] == 150.41  # 150.405, half up
-    owners = {row["owner"]: row["waste_usd"] for row in week["by_owner"]}
+    assert week.total_waste_usd == 150.41  # 150.405, half up
+    owners = {row.owner: row.waste_usd for row in week.by_owner}
     assert owners == {"carol": 101.51, "bob": 33.60, "unattributed": 8.40, "alice": 6.90, "dave": 0.0}
-    rules = {row["rule"]: row["waste_usd"] for row in week["by_rule"]}
+    rules = {row.rule: row.waste_usd for row in week.by_rule}
     # The idle finding on bob's cluster is listed, its hours already counted under the orphan finding.
     assert rules == {
         "idle-endpoint": 101.51,
@@ -119,17 +121,14 @@ def test_the_week_total_and_its_parts_match_the_hand_computed_figures(week):
         "unattributed-resource": 8.40,
         "idle-emr-cluster": 0.0,
     }
-    kinds = {row["kind"]: row["waste_usd"] for row in week["by_kind"]}
+    kinds = {row.kind: row.waste_usd for row in week.by_kind}
     assert kinds == {"endpoint": 108.41, "emr-cluster": 33.60, "notebook-instance": 8.40, "cluster": 0.0}
-    assert week["unattributed"] == {"waste_usd": 8.40, "share_pct": 5.6}
-    assert (
-        week["unpriced_findings"] == 1
-        and next(r for r in week["by_owner"] if r["owner"] == "dave")["unpriced_findings"] == 1
-    )
+    assert week.unattributed.model_dump() == {"waste_usd": 8.40, "share_pct": 5.6}
+    assert week.unpriced_findings == 1 and next(r for r in week.by_owner if r.owner == "dave").unpriced_findings == 1
 
 
 def test_each_day_gets_its_hours(week):
-    days = {day["date"]: day["waste_usd"] for day in week["daily"]}
+    days = {day.date.isoformat(): day.waste_usd for day in week.daily}
     assert days == {
         "2026-11-16": 6.72,  # alice 24 h, nobody 24 h
         "2026-11-17": 2.58,  # alice 6 h
@@ -143,29 +142,29 @@ def test_each_day_gets_its_hours(week):
 
 def test_against_the_previous_week(week):
     # W46: alice Sunday 18:00 to midnight, 6 h = 1.38; nobody 132 h = 6.60.
-    assert week["previous"]["label"] == "2026-W46" and week["previous"]["total_waste_usd"] == 7.98
-    assert week["change"] == {"usd": 142.43, "pct": 1784.8}  # 142.425 on 7.98
-    assert next(r for r in week["by_owner"] if r["owner"] == "alice")["previous_waste_usd"] == 1.38
+    assert week.previous.label == "2026-W46" and week.previous.total_waste_usd == 7.98
+    assert week.change.model_dump() == {"usd": 142.43, "pct": 1784.8}  # 142.425 on 7.98
+    assert next(r for r in week.by_owner if r.owner == "alice").previous_waste_usd == 1.38
 
 
 def test_open_resolved_and_what_fixing_saved(week):
-    assert week["open"] == {"findings": 4, "resources": 3, "hourly_usd": 1.25, "waste_usd": 42.0}
-    assert week["resolved"] == {"findings": 2, "waste_usd": 108.41}
+    assert week.open.model_dump() == {"findings": 4, "resources": 3, "hourly_usd": 1.25, "waste_usd": 42.0}
+    assert week.resolved.model_dump() == {"findings": 2, "waste_usd": 108.41}
     # Only alice's endpoint stopped billing: $0.23 from Tuesday 06:00 to the week's end (138 h). carol's
     # endpoint is busy again, still billing: nothing saved.
-    assert week["savings_usd"] == 31.74
+    assert week.savings_usd == 31.74
 
 
 def test_the_top_resources_count_each_resource_once(week):
-    top = week["top_resources"]
-    assert [(r["resource_name"], r["waste_usd"]) for r in top][:4] == [
+    top = week.top_resources
+    assert [(r.resource_name, r.waste_usd) for r in top][:4] == [
         ("churn-llm", 101.51),
         ("spark-etl", 33.60),
         ("classic-nb", 8.40),
         ("fraud-xgb", 6.90),
     ]
-    assert top[1]["rules"] == ["idle-emr-cluster", "orphaned-resource"] and top[1]["status"] == "open"
-    assert len(top) <= 10 and "legacy" not in {r["resource_name"] for r in top}
+    assert top[1].rules == ["idle-emr-cluster", "orphaned-resource"] and top[1].status == "open"
+    assert len(top) <= 10 and "legacy" not in {r.resource_name for r in top}
 
 
 def test_a_week_in_a_time_zone_starts_at_its_local_midnight():
@@ -173,8 +172,8 @@ def test_a_week_in_a_time_zone_starts_at_its_local_midnight():
     assert (period.start, period.end) == (at(16, 8), at(23, 8))  # PST is UTC-8
     report = report_for(store_of(week47_findings()), period, NOW)
     # alice 22 h = 5.06; bob Saturday 20:00 to Monday 08:00 UTC, 36 h = 43.20; carol 101.505; nobody 8.40.
-    assert report["total_waste_usd"] == 158.17
-    assert report["daily"][0]["date"] == "2026-11-16" and len(report["daily"]) == 7
+    assert report.total_waste_usd == 158.17
+    assert report.daily[0].date.isoformat() == "2026-11-16" and len(report.daily) == 7
 
 
 def test_a_week_with_a_daylight_saving_change_has_169_hours():
@@ -182,8 +181,8 @@ def test_a_week_with_a_daylight_saving_change_has_169_hours():
     assert period.end - period.start == timedelta(hours=169)
     always = finding("all-week", "orphaned-resource", at(1, month=10), [(at(1, month=10), 1.0)], "erin")
     report = report_for(store_of([always]), period, NOW)
-    assert report["total_waste_usd"] == 169.0
-    assert [day["waste_usd"] for day in report["daily"]] == [24.0] * 6 + [25.0]
+    assert report.total_waste_usd == 169.0
+    assert [day.waste_usd for day in report.daily] == [24.0] * 6 + [25.0]
 
 
 def test_iso_week_53_and_the_week_just_ended():
@@ -201,9 +200,10 @@ def test_iso_week_53_and_the_week_just_ended():
 
 def test_without_a_week_the_last_seven_days_up_to_now():
     report = report_for(store_of(week47_findings()), Period.last_days(at(23)), at(23))
-    assert report["period"]["start"] == "2026-11-16T00:00:00Z" and report["period"]["end"] == "2026-11-23T00:00:00Z"
-    assert report["total_waste_usd"] == 150.41
-    assert report["previous"]["total_waste_usd"] == 7.98
+    period = report.model_dump(mode="json")["period"]
+    assert period["start"] == "2026-11-16T00:00:00Z" and period["end"] == "2026-11-23T00:00:00Z"
+    assert report.total_waste_usd == 150.41
+    assert report.previous.total_waste_usd == 7.98
 
 
 def test_private_spaces_are_counted_not_named_when_names_are_not_allowed():
@@ -212,8 +212,8 @@ def test_private_spaces_are_counted_not_named_when_names_are_not_allowed():
     )
     shared = finding("team-batch", "idle-endpoint", at(16), [(at(16), 0.5)], "carol")
     report = report_for(store_of([private, shared]), Period.iso_week(W47), NOW, names=False)
-    text = str(report)
+    text = report.model_dump_json()
     assert "secret-llm" not in text and "alice" not in text and "alice-lab" not in text
-    assert {r["owner"]: r["waste_usd"] for r in report["by_owner"]} == {"private spaces": 168.0, "carol": 84.0}
+    assert {r.owner: r.waste_usd for r in report.by_owner} == {"private spaces": 168.0, "carol": 84.0}
     named = report_for(store_of([private, shared]), Period.iso_week(W47), NOW, names=True)
-    assert {r["owner"] for r in named["by_owner"]} == {"alice", "carol"}
+    assert {r.owner for r in named.by_owner} == {"alice", "carol"}

@@ -9,14 +9,16 @@ from html.parser import HTMLParser
 
 from slack_sdk.models.blocks import Block
 
-from guardian import report_format
-from guardian.report import Period, report_for
+from guardian import report_format, report_html
+from guardian.period import Period
+from guardian.report import report_for
+from guardian.report_document import WeeklyReport
 from tests.unit.test_report import NOW, W47, store_of, week47_findings
 
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def week() -> dict:
+def week() -> WeeklyReport:
     return report_for(store_of(week47_findings()), Period.iso_week(W47), NOW)
 
 
@@ -77,7 +79,7 @@ def test_the_csv_has_a_row_per_finding_with_its_share_of_the_period():
 
 
 def test_the_html_report_has_two_svg_charts_and_no_scripts():
-    text = report_format.to_html(week())
+    text = report_html.to_html(week())
     page = Page(text)
     assert "script" not in page.tags and "<script" not in text.lower()
     assert len(page.svgs) == 2
@@ -91,8 +93,9 @@ def test_the_html_report_has_two_svg_charts_and_no_scripts():
 
 
 def test_html_escapes_what_it_did_not_write():
-    report = week()
-    report["by_owner"][0]["owner"] = "<img src=x onerror=alert(1)>"
-    report["daily"][0]["by_owner"] = {"<img src=x onerror=alert(1)>": 1.0}
-    text = report_format.to_html(report)
+    report, evil = week(), "<img src=x onerror=alert(1)>"
+    owner = report.by_owner[0].model_copy(update={"owner": evil})
+    day = report.daily[0].model_copy(update={"by_owner": {evil: 1.0}})
+    report = report.model_copy(update={"by_owner": [owner, *report.by_owner[1:]], "daily": [day, *report.daily[1:]]})
+    text = report_html.to_html(report)
     assert "<img" not in text and "&lt;img src=x" in text

@@ -6,7 +6,7 @@ import pytest
 
 from guardian.kinds import Kind
 from guardian.resource import Attribution, Creator, InstanceGroup, Resource, Source
-from guardian.rules import RULES, RuleContext, RulesConfig
+from guardian.rules import RULES, RULES_BY_NAME, RuleContext, RulesConfig
 from guardian.rules.idle_emr_cluster import IdleEmrCluster
 from guardian.rules.idle_endpoint import IdleEndpoint
 from guardian.rules.long_running_app import LongRunningApp
@@ -243,6 +243,29 @@ def test_every_rule_has_defaults_a_name_and_kinds():
         "unattributed-resource",
         "stale-space-storage",
     }
+
+
+def test_the_thresholds_have_one_field_per_rule_of_its_config_type():
+    fields = RulesConfig.model_fields
+    assert list(fields) == [rule.key() for rule in RULES]
+    assert all(fields[rule.key()].annotation is rule.Config for rule in RULES)
+
+
+def test_each_rule_says_what_messages_call_its_findings_and_whether_they_group_by_space():
+    assert {rule.name: rule.adjective for rule in RULES} == {
+        "orphaned-resource": "Orphaned",
+        "idle-endpoint": "Idle",
+        "idle-emr-cluster": "Idle",
+        "long-running-app": "Long-running",
+        "unattributed-resource": "Unowned",
+        "stale-space-storage": "Stale",
+    }
+    assert {rule.name for rule in RULES if rule.groups_by_space} == {
+        "orphaned-resource",
+        "idle-endpoint",
+        "idle-emr-cluster",
+    }
+    assert {rule.name: rule for rule in RULES} == RULES_BY_NAME and len(RULES_BY_NAME) == len(RULES)
 
 
 def test_thresholds_come_from_the_environment_and_one_run_overrides():

@@ -2,7 +2,7 @@
 though two findings cover it; unknown prices said, not counted; exempt findings apart."""
 
 from guardian.findings import Status
-from guardian_cli.main import waste_summary
+from guardian.summary import waste_summary
 from tests.unit.test_report import at, finding
 
 

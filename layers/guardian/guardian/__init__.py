@@ -1,3 +1,47 @@
-"""Studio Cost Guardian core: shipped as a Lambda layer, shared by every function and the CLI."""
+"""Studio Cost Guardian core: shipped as a Lambda layer, shared by every function and the CLI.
+
+What lives where (each handler in functions/ makes one call into the first column of its row):
+
+Events and the sweep: what exists, and whose it is
+    events/          an EventBridge event -> observations (cloudtrail.py: one translator per API call;
+                     service.py: native state changes; models.py: the pydantic shapes, total on junk)
+    ingest           the event path: translate, record, reject bad input with a reason code
+    sweep            the scheduled path: reconcile, then evaluate; or one scheduled evaluation
+    reconcile        list and describe what really exists (collectors.py: one collector per kind)
+    recording        one observation into the inventory: merge, derive, tag, follow up
+    inventory        merging observations into records in any order (dynamo_inventory.py: in the table)
+    resource         the vocabulary: Observation, Resource, Attribution and its Source
+    attribution      who owns a resource, from the strongest evidence; derive.py recomputes derived fields
+    arns, kinds      ARNs (parsing is total) and the kinds of resource tracked
+    aws_fields       fields read alike from CloudTrail's camelCase and the API's PascalCase
+    tagging          the tagging APIs behind one adapter, with their IAM actions
+
+Findings: what is waste, what it costs, and who hears
+    rules/           the catalogue: one module per rule, carrying its config, title and IAM needs
+    evaluation       run the rules over resources and bring stored findings in line
+    findings         a finding's lifecycle (pure); findings_store.py stores it (and writes it safely)
+    resolution       resolve the findings of a resource the events say is gone
+    scheduling       one-time checks at the moment a grace ends (EventBridge Scheduler)
+    cost, pricing    hourly cost from a resource's shape; the price book (Price List API or bundled)
+    metric_data      CloudWatch in batches of 500 queries
+    notices          what a finding's change means for whom; messages.py words it
+    notify           the findings stream -> notices -> the outbox (delivery.py) -> channels.py
+    digest           the daily digest instead of immediate alerts
+    remediation      off, dry-run or enforce; each action declares its IAM actions
+
+The weekly report
+    weekly           the report function's work: build, store, deliver
+    report           who is wasting what over a period (period.py, allocation.py)
+    report_document  the typed WeeklyReport; report_format.py and report_html.py render it
+    actual_cost      Cost Explorer's figures beside the estimate; summary.py: the one-line total
+
+Plumbing
+    runtime          Guardian: settings, clients, stores and prices, built once per container
+    settings         the environment, validated once; aws.py: the client factory
+    table            the single table's keys and access patterns
+    permissions      each function's IAM actions, gathered from the modules; tests hold template.yaml to it
+    clock, observability   the moment to act at; the logger and metrics
+    scan             the read-only audit (`guardian scan`): the sweep and the rules, in memory
+"""
 
 __version__ = "0.1.0"

@@ -7,7 +7,8 @@ from datetime import time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from guardian.report import Period, cents
+from guardian.period import Period
+from guardian.report_document import ActualCost, cents
 
 PERMISSIONS = ("ce:GetCostAndUsage",)
 # Where Studio's resources bill: SageMaker (endpoints, apps, HyperPod, MLflow) and EMR's instances.
@@ -15,7 +16,7 @@ SERVICES = ("Amazon SageMaker", "Amazon Elastic MapReduce", "Amazon Elastic Comp
 UNTAGGED = "untagged"
 
 
-def actual_cost(ce: Any, period: Period, tag_key: str) -> dict[str, Any]:
+def actual_cost(ce: Any, period: Period, tag_key: str) -> ActualCost:
     """Unblended cost per owner tag value over the period's UTC days (Cost Explorer's granularity)."""
     start = period.start.date()
     end = period.end.date() + (timedelta(days=1) if period.end.time() != time() else timedelta(0))  # exclusive
@@ -39,13 +40,13 @@ def actual_cost(ce: Any, period: Period, tag_key: str) -> dict[str, Any]:
         if not token:
             break
     ordered = sorted(by_owner.items(), key=lambda item: -item[1])
-    return {
-        "source": "Cost Explorer",
-        "tag": tag_key,
-        "metric": "UnblendedCost",
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "by_owner": {owner: cents(amount) for owner, amount in ordered},
-        "total_usd": cents(sum(by_owner.values(), Decimal(0))),
-        "calls": calls,
-    }
+    return ActualCost(
+        source="Cost Explorer",
+        tag=tag_key,
+        metric="UnblendedCost",
+        start=start,
+        end=end,
+        by_owner={owner: cents(amount) for owner, amount in ordered},
+        total_usd=cents(sum(by_owner.values(), Decimal(0))),
+        calls=calls,
+    )

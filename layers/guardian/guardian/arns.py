@@ -3,8 +3,13 @@
 SageMaker lowercases resource names inside the ARNs it returns (endpoint ``MyEndpoint`` has ARN
 ``.../endpoint/myendpoint``; app types appear as ``jupyterlab``), while CloudTrail requests carry
 names as typed. The inventory is keyed on :func:`canonical`, so every path agrees on one key.
+
+Every function here is total: any string goes in, nothing is raised. A string that is no ARN (``x``,
+``arn:aws``, a megabyte of text, a lone surrogate) parses as None, names no kind, no location parts and
+no path; :func:`well_formed` says whether a string is an ARN of a resource the guardian tracks.
 """
 
+import re
 from dataclasses import dataclass
 
 from guardian.kinds import Kind
@@ -19,6 +24,62 @@ _SAGEMAKER_TYPES = {
     "mlflow-tracking-server": Kind.MLFLOW_TRACKING_SERVER,
     "notebook-instance": Kind.NOTEBOOK_INSTANCE,
 }
+# How many names follow the resource type in the ARN of each kind (app: domain, owner or space, type, name).
+_PATH_LENGTH = {
+    Kind.DOMAIN: 1,
+    Kind.USER_PROFILE: 2,
+    Kind.SPACE: 2,
+    Kind.APP: 4,
+    Kind.ENDPOINT: 1,
+    Kind.HYPERPOD_CLUSTER: 1,
+    Kind.MLFLOW_TRACKING_SERVER: 1,
+    Kind.NOTEBOOK_INSTANCE: 1,
+    Kind.EMR_CLUSTER: 1,
+}
+
+MAX_LENGTH = 2048  # the longest ARN any AWS API accepts
+# ARN syntax (any service): arn:partition:service:region:account:resource, region and account may be empty
+# (IAM, S3) and the account may be "aws" (AWS managed policies). No whitespace or control characters.
+_ARN = re.compile(
+    r"arn:(?P<partition>aws(?:-[a-z]+)*):(?P<service>[a-z0-9][a-z0-9-]{0,62}):(?P<region>[a-z0-9-]{0,32}):"
+    r"(?P<account>\d{12}|aws|):(?P<resource>[^\s\x00-\x1f\x7f\ud800-\udfff]+)",
+    re.ASCII,
+)
+# A resource the guardian tracks lives in a region and an account, and each name in its path is one
+# that SageMaker or EMR would accept (letters, digits, hyphens; dots and underscores tolerated).
+_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}", re.ASCII)
+_ACCOUNT = re.compile(r"\d{12}", re.ASCII)
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,255}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Arn:
+    """The parts of a syntactically valid ARN."""
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @property
+    def resource_type(self) -> str:
+        return self.resource.split("/", 1)[0]
+
+    @property
+    def path(self) -> list[str]:
+        """The parts after the resource type: ``space/d-1/lab`` gives ``["d-1", "lab"]``."""
+        return self.resource.split("/")[1:]
+
+
+def parse(arn: object) -> Arn | None:
+    """The parts of an ARN, or None for anything that is not one (including what is not a string)."""
+    if not isinstance(arn, str) or len(arn) > MAX_LENGTH:
+        return None
+    match = _ARN.fullmatch(arn)
+    if match is None:
+        return None
+    return Arn(match["partition"], match["service"], match["region"], match["account"], match["resource"])
 
 
 @dataclass(frozen=True)
@@ -58,33 +119,55 @@ class Location:
 
 
 def canonical(arn: str) -> str:
-    """The inventory key of an ARN: SageMaker resource parts lowercased, everything else as given."""
-    parts = arn.split(":", 5)
-    if len(parts) == 6 and parts[2] == "sagemaker":
-        parts[5] = parts[5].lower()
-        return ":".join(parts)
-    return arn
+    """The inventory key of an ARN: SageMaker resource parts lowercased, everything else as given
+    (a string that is no ARN is its own key, and never matches a well-formed one)."""
+    parsed = parse(arn)
+    if parsed is None or parsed.service != "sagemaker":
+        return arn
+    return f"arn:{parsed.partition}:sagemaker:{parsed.region}:{parsed.account}:{parsed.resource.lower()}"
 
 
 def location_of(arn: str) -> Location:
-    _, partition, _, region, account, _ = arn.split(":", 5)
-    return Location(region=region, account=account, partition=partition)
+    """The partition, region and account an ARN names; empty region and account for a string that is
+    no ARN (so whatever is built from that location is no well-formed ARN either)."""
+    parsed = parse(arn)
+    if parsed is None:
+        return Location(region="", account="")
+    return Location(region=parsed.region, account=parsed.account, partition=parsed.partition)
 
 
 def kind_of(arn: str) -> Kind | None:
-    """The kind of resource an ARN names, or None for a resource the guardian does not track."""
-    parts = arn.split(":", 5)
-    if len(parts) != 6:
+    """The kind of resource an ARN names, or None for a resource the guardian does not track, or for
+    a string that is not the well-formed ARN of one (wrong number of names, a name AWS would refuse)."""
+    parsed = parse(arn)
+    if parsed is None or not (_REGION.fullmatch(parsed.region) and _ACCOUNT.fullmatch(parsed.account)):
         return None
-    service, resource = parts[2], parts[5]
-    resource_type = resource.split("/", 1)[0]
-    if service == "sagemaker":
-        return _SAGEMAKER_TYPES.get(resource_type)
-    if service == "elasticmapreduce" and resource_type == "cluster":
-        return Kind.EMR_CLUSTER
-    return None
+    kind: Kind | None = None
+    if parsed.service == "sagemaker":
+        kind = _SAGEMAKER_TYPES.get(parsed.resource_type)
+    elif parsed.service == "elasticmapreduce" and parsed.resource_type == "cluster":
+        kind = Kind.EMR_CLUSTER
+    if kind is None:
+        return None
+    path = parsed.path
+    if len(path) != _PATH_LENGTH[kind] or not all(NAME.fullmatch(name) for name in path):
+        return None
+    return kind
+
+
+def well_formed(arn: str, kind: Kind) -> bool:
+    """Whether ``arn`` is the well-formed ARN of a resource of ``kind``."""
+    return kind_of(arn) is kind
 
 
 def resource_path(arn: str) -> list[str]:
-    """The parts after the resource type: ``space/d-1/lab`` gives ``["d-1", "lab"]``."""
-    return arn.split(":", 5)[5].split("/")[1:]
+    """The parts after the resource type: ``space/d-1/lab`` gives ``["d-1", "lab"]``; empty for a string
+    that is no ARN. Index it only for an ARN whose :func:`kind_of` is known (or use :func:`resource_name`)."""
+    parsed = parse(arn)
+    return parsed.path if parsed else []
+
+
+def resource_name(arn: str) -> str | None:
+    """The last name in an ARN's path (a space's name, a cluster's id), or None if it has none."""
+    path = resource_path(arn)
+    return path[-1] if path and path[-1] else None

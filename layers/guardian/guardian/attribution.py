@@ -1,6 +1,6 @@
 """Who owns a resource: the user profile and space that created it, and which evidence decided.
 
-Sources, strongest first (DESIGN.md): Studio's auto-tags; what the Studio API states (a space's
+Sources, strongest first: Studio's auto-tags; what the Studio API states (a space's
 owner, an app's space); CloudTrail's ``sourceIdentity``; an execution role that belongs to exactly
 one user profile; the guardian's own ownership tag written earlier. The first source that names an
 owner decides; every other source is kept as a note, and disagreement is called out as a conflict.
@@ -9,7 +9,7 @@ owner decides; every other source is kept as a note, and disagreement is called 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from guardian.arns import Location, canonical, kind_of, location_of, resource_path
+from guardian.arns import Location, canonical, location_of, resource_path, well_formed
 from guardian.kinds import Kind, is_gone
 from guardian.resource import Attribution, Resource, Source
 
@@ -119,6 +119,10 @@ class _Claim:
     domain_id: str | None = None
 
 
+# A claim (or none) and a note saying why, for the attribution's notes.
+_ClaimResult = tuple["_Claim | None", str | None]
+
+
 def attribute(resource: Resource, directory: Directory, tags: OwnershipTags) -> Attribution:
     """Decide the owner of one resource from everything the inventory knows about it."""
     claims: list[_Claim] = []
@@ -153,33 +157,32 @@ def attribute(resource: Resource, directory: Directory, tags: OwnershipTags) -> 
     )
 
 
-def _auto_tags(resource, directory, tags, location):
-    profile_arn = resource.tags.get(AUTO_TAG_PROFILE)
-    space_arn = resource.tags.get(AUTO_TAG_SPACE)
+def _auto_tags(resource: Resource, directory: Directory, tags: OwnershipTags, location: Location) -> _ClaimResult:
+    profile_arn = _tagged_arn(resource.tags.get(AUTO_TAG_PROFILE), Kind.USER_PROFILE)
+    space_arn = _tagged_arn(resource.tags.get(AUTO_TAG_SPACE), Kind.SPACE)
     if not profile_arn and not space_arn:
         return None, None
     space_name = resource_path(space_arn)[-1] if space_arn else None
     if profile_arn:
-        domain_id, owner = resource_path(profile_arn)[:2]
-        return _Claim(
-            Source.AUTO_TAG,
-            owner,
-            canonical(profile_arn),
-            space_name,
-            canonical(space_arn) if space_arn else None,
-            domain_id,
-        ), f"auto-tag: {owner}"
+        domain_id, owner = resource_path(profile_arn)
+        return _Claim(Source.AUTO_TAG, owner, profile_arn, space_name, space_arn, domain_id), f"auto-tag: {owner}"
     # Only the space is tagged: the owner is whoever owns that space.
+    assert space_arn  # one of the two is set (above)
     domain_id = resource_path(space_arn)[0]
     space = directory.space(space_arn)
-    owner = space.studio_owner if space else None
+    space_owner = space.studio_owner if space else None
     claim = _Claim(
-        Source.AUTO_TAG, owner, _profile_arn(location, domain_id, owner), space_name, canonical(space_arn), domain_id
+        Source.AUTO_TAG,
+        space_owner,
+        _profile_arn(location, domain_id, space_owner),
+        space_name,
+        space_arn,
+        domain_id,
     )
-    return claim, f"auto-tag: space {space_name}" + (f" owned by {owner}" if owner else ", owner unknown")
+    return claim, f"auto-tag: space {space_name}" + (f" owned by {space_owner}" if space_owner else ", owner unknown")
 
 
-def _studio_api(resource, directory, tags, location):
+def _studio_api(resource: Resource, directory: Directory, tags: OwnershipTags, location: Location) -> _ClaimResult:
     if resource.kind is Kind.USER_PROFILE:
         claim = _Claim(Source.STUDIO_API, resource.name, resource.arn, domain_id=resource.domain_id)
         return claim, None
@@ -216,7 +219,7 @@ def _studio_api(resource, directory, tags, location):
     return None, None
 
 
-def _source_identity(resource, directory, tags, location):
+def _source_identity(resource: Resource, directory: Directory, tags: OwnershipTags, location: Location) -> _ClaimResult:
     creator = resource.creator
     if not creator or not creator.source_identity:
         return None, None
@@ -236,7 +239,7 @@ def _source_identity(resource, directory, tags, location):
     return _Claim(Source.SOURCE_IDENTITY, name), f"source-identity: {name} is in {len(candidates)} domains"
 
 
-def _execution_role(resource, directory, tags, location):
+def _execution_role(resource: Resource, directory: Directory, tags: OwnershipTags, location: Location) -> _ClaimResult:
     creator = resource.creator
     if not creator or not creator.role_arn:
         return None, None
@@ -252,22 +255,20 @@ def _execution_role(resource, directory, tags, location):
     return None, f"execution-role: {role} is used by {len(profiles)} profiles"
 
 
-def _guardian_tags(resource, directory, tags, location):
+def _guardian_tags(resource: Resource, directory: Directory, tags: OwnershipTags, location: Location) -> _ClaimResult:
     owner = resource.tags.get(tags.owner)
     if not owner:
         return None, None
-    owner_arn = resource.tags.get(tags.owner_arn)
-    space_arn = resource.tags.get(tags.space_arn)
-    domain_id = resource_path(owner_arn)[0] if owner_arn and kind_of(owner_arn) else None
-    claim = _Claim(
-        Source.GUARDIAN_TAG,
-        owner,
-        canonical(owner_arn) if owner_arn else None,
-        resource_path(space_arn)[-1] if space_arn else None,
-        canonical(space_arn) if space_arn else None,
-        domain_id,
-    )
-    return claim, f"guardian-tag: {owner}"
+    owner_arn = _tagged_arn(resource.tags.get(tags.owner_arn), Kind.USER_PROFILE)
+    space_arn = _tagged_arn(resource.tags.get(tags.space_arn), Kind.SPACE)
+    domain_id = resource_path(owner_arn)[0] if owner_arn else None
+    space_name = resource_path(space_arn)[-1] if space_arn else None
+    return _Claim(Source.GUARDIAN_TAG, owner, owner_arn, space_name, space_arn, domain_id), f"guardian-tag: {owner}"
+
+
+def _tagged_arn(value: str | None, kind: Kind) -> str | None:
+    """An ARN read from a tag anyone can write: kept only when it is a well-formed ARN of ``kind``."""
+    return canonical(value) if value and well_formed(value, kind) else None
 
 
 def _profile_arn(location: Location, domain_id: str | None, owner: str | None) -> str | None:

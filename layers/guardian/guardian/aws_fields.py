@@ -57,7 +57,8 @@ def space_facts(settings: Any) -> dict[str, Any]:
 
 
 def profile_role(settings: Any) -> str | None:
-    return dig(settings, "ExecutionRole")
+    role = dig(settings, "ExecutionRole")
+    return role if isinstance(role, str) else None
 
 
 def emr_group_key(role: str, instance_type: str, market: str | None) -> str:

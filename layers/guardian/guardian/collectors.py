@@ -11,10 +11,18 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from guardian.arns import Location
+from guardian.aws import AwsClients
 from guardian.aws_fields import dig, emr_group_key, space_facts
 from guardian.kinds import Kind
-from guardian.resource import Resource
 from guardian.recording import variant_groups
+from guardian.resource import Resource
+
+# One entry of a list call's page, as the API returns it.
+Summary = dict[str, Any]
+# Instance groups by name (endpoint variants, EMR groups or fleets, HyperPod groups).
+Groups = dict[str, dict[str, Any]]
+# What fields() observed: the record's fields, and its instance groups where the kind has them.
+Described = tuple[dict[str, Any], Groups | None]
 
 
 @dataclass(frozen=True)
@@ -22,7 +30,7 @@ class Listed:
     arn: str
     name: str
     fingerprint: str
-    summary: dict[str, Any]
+    summary: Summary
 
 
 class Collector:
@@ -31,17 +39,16 @@ class Collector:
     operation: ClassVar[str]  # the paginated list call
     key: ClassVar[str]  # the list in each page
     list_args: ClassVar[dict[str, Any]] = {}
-    describes: ClassVar[bool] = True  # whether a new or changed summary needs more calls
     permissions: ClassVar[tuple[str, ...]]  # the IAM actions list() and fields() need
 
-    def list(self, clients) -> Iterator[dict[str, Any]]:
+    def list(self, clients: AwsClients) -> Iterator[Summary]:
         for page in clients(self.service).get_paginator(self.operation).paginate(**self.list_args):
             yield from page[self.key]
 
-    def identify(self, summary: dict[str, Any], location: Location) -> Listed:
+    def identify(self, summary: Summary, location: Location) -> Listed:
         raise NotImplementedError
 
-    def fields(self, clients, listed: Listed, existing: Resource | None) -> tuple[dict[str, Any], dict | None]:
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         """The observed fields, and instance groups if this kind has them; may call Describe*."""
         raise NotImplementedError
 
@@ -55,12 +62,12 @@ class Domains(Collector):
     permissions = ("sagemaker:ListDomains", "sagemaker:DescribeDomain")
     operation, key = "list_domains", "Domains"
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         return Listed(
             location.domain(s["DomainId"]), s["DomainName"], _stamp(s["Status"], s.get("LastModifiedTime")), s
         )
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         d = clients("sagemaker").describe_domain(DomainId=listed.summary["DomainId"])
         return {
             "name": d["DomainName"],
@@ -79,11 +86,11 @@ class UserProfiles(Collector):
     permissions = ("sagemaker:ListUserProfiles", "sagemaker:DescribeUserProfile")
     operation, key = "list_user_profiles", "UserProfiles"
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         arn = location.user_profile(s["DomainId"], s["UserProfileName"])
         return Listed(arn, s["UserProfileName"], _stamp(s["Status"], s.get("LastModifiedTime")), s)
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         s = listed.summary
         p = clients("sagemaker").describe_user_profile(DomainId=s["DomainId"], UserProfileName=s["UserProfileName"])
         return {
@@ -102,11 +109,11 @@ class Spaces(Collector):
     permissions = ("sagemaker:ListSpaces", "sagemaker:DescribeSpace")
     operation, key = "list_spaces", "Spaces"
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         arn = location.space(s["DomainId"], s["SpaceName"])
         return Listed(arn, s["SpaceName"], _stamp(s["Status"], s.get("LastModifiedTime")), s)
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         s = listed.summary
         d = clients("sagemaker").describe_space(DomainId=s["DomainId"], SpaceName=s["SpaceName"])
         fields = {
@@ -126,14 +133,14 @@ class Apps(Collector):
     kind = Kind.APP
     permissions = ("sagemaker:ListApps",)
     operation, key = "list_apps", "Apps"
-    describes = False  # ListApps carries status, type and instance type; no describe needed
+    # ListApps carries status, type and instance type: fields() describes nothing.
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         holder = s.get("SpaceName") or s.get("UserProfileName") or ""
         arn = location.app(s["DomainId"], holder, s["AppType"], s["AppName"])
         return Listed(arn, s["AppName"], _stamp(s["Status"], s.get("CreationTime")), s)
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         s = listed.summary
         fields = {
             "name": s["AppName"],
@@ -155,10 +162,10 @@ class Endpoints(Collector):
     permissions = ("sagemaker:ListEndpoints", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig")
     operation, key = "list_endpoints", "Endpoints"
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         return Listed(s["EndpointArn"], s["EndpointName"], _stamp(s["EndpointStatus"], s.get("LastModifiedTime")), s)
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         sagemaker = clients("sagemaker")
         e = sagemaker.describe_endpoint(EndpointName=listed.summary["EndpointName"])
         variants = e.get("ProductionVariants", [])
@@ -194,11 +201,11 @@ class EmrClusters(Collector):
     # Terminated clusters no longer bill: the sweep lists the live ones and marks the rest gone.
     list_args = {"ClusterStates": ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]}
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         arn = s.get("ClusterArn") or location.emr_cluster(s["Id"])
         return Listed(arn, s["Name"], _stamp(s["Status"]["State"]), s)
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         emr = clients("emr")
         cluster_id = listed.summary["Id"]
         c = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]
@@ -213,8 +220,8 @@ class EmrClusters(Collector):
         return fields, self._groups(emr, cluster_id, c.get("InstanceCollectionType"))
 
     @staticmethod
-    def _groups(emr, cluster_id: str, collection: str | None) -> dict[str, dict[str, Any]]:
-        groups: dict[str, dict[str, Any]] = {}
+    def _groups(emr: Any, cluster_id: str, collection: str | None) -> Groups:
+        groups: Groups = {}
 
         def add(role: str, instance_type: str, count: int, market: str | None) -> None:
             key = emr_group_key(role, instance_type, market)
@@ -250,10 +257,10 @@ class HyperPodClusters(Collector):
     permissions = ("sagemaker:ListClusters", "sagemaker:DescribeCluster")
     operation, key = "list_clusters", "ClusterSummaries"
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         return Listed(s["ClusterArn"], s["ClusterName"], _stamp(s["ClusterStatus"]), s)
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         c = clients("sagemaker").describe_cluster(ClusterName=listed.summary["ClusterArn"])
         groups = {
             g["InstanceGroupName"]: {"instance_type": g["InstanceType"], "instance_count": g.get("CurrentCount", 0)}
@@ -272,11 +279,11 @@ class MlflowTrackingServers(Collector):
     permissions = ("sagemaker:ListMlflowTrackingServers", "sagemaker:DescribeMlflowTrackingServer")
     operation, key = "list_mlflow_tracking_servers", "TrackingServerSummaries"
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         stamp = _stamp(s.get("TrackingServerStatus"), s.get("LastModifiedTime"))
         return Listed(s["TrackingServerArn"], s["TrackingServerName"], stamp, s)
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         t = clients("sagemaker").describe_mlflow_tracking_server(
             TrackingServerName=listed.summary["TrackingServerName"]
         )
@@ -299,13 +306,13 @@ class NotebookInstances(Collector):
     kind = Kind.NOTEBOOK_INSTANCE
     permissions = ("sagemaker:ListNotebookInstances",)
     operation, key = "list_notebook_instances", "NotebookInstances"
-    describes = False  # the summary carries status and instance type
+    # The summary carries status and instance type: fields() describes nothing.
 
-    def identify(self, s, location):
+    def identify(self, s: Summary, location: Location) -> Listed:
         stamp = _stamp(s["NotebookInstanceStatus"], s.get("LastModifiedTime"))
         return Listed(s["NotebookInstanceArn"], s["NotebookInstanceName"], stamp, s)
 
-    def fields(self, clients, listed, existing):
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         s = listed.summary
         return {
             "name": s["NotebookInstanceName"],
@@ -329,16 +336,3 @@ COLLECTORS: tuple[Collector, ...] = (
     MlflowTrackingServers(),
     NotebookInstances(),
 )
-
-# Resource types the Resource Groups Tagging API reports tags for, in bulk.
-TAGGING_API_TYPES = {
-    Kind.DOMAIN: "sagemaker:domain",
-    Kind.USER_PROFILE: "sagemaker:user-profile",
-    Kind.SPACE: "sagemaker:space",
-    Kind.APP: "sagemaker:app",
-    Kind.ENDPOINT: "sagemaker:endpoint",
-    Kind.HYPERPOD_CLUSTER: "sagemaker:cluster",
-    Kind.MLFLOW_TRACKING_SERVER: "sagemaker:mlflow-tracking-server",
-    Kind.NOTEBOOK_INSTANCE: "sagemaker:notebook-instance",
-    Kind.EMR_CLUSTER: "elasticmapreduce:cluster",
-}

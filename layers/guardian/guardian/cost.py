@@ -4,8 +4,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from guardian.kinds import Kind
-from guardian.resource import Resource
 from guardian.pricing import PriceBook, Usage
+from guardian.resource import Resource
 
 HOURS_PER_MONTH = Decimal(730)
 # Apps that run on the system instance (Studio Classic's JupyterServer) bill nothing themselves.
@@ -65,12 +65,16 @@ def _endpoint(resource: Resource, prices: PriceBook, region: str) -> Cost:
     variants = [g for g in resource.groups.values() if g.instance_type and not g.serverless]
     if not variants:
         return Cost(None, "instance type not known yet (endpoint config not read)")
-    types = {g.instance_type for g in variants}
+    types = {g.instance_type for g in variants if g.instance_type}
     if len(types) == 1 and resource.instance_count:
         # One type: the endpoint's current total count (events keep it fresher than per-variant counts).
         return _priced(prices, Usage.HOSTING, types.pop(), resource.instance_count, region, "hosting")
     return _sum(
-        [_priced(prices, Usage.HOSTING, g.instance_type, g.instance_count or 1, region, "hosting") for g in variants]
+        [
+            _priced(prices, Usage.HOSTING, g.instance_type, g.instance_count or 1, region, "hosting")
+            for g in variants
+            if g.instance_type
+        ]
     )
 
 
@@ -99,6 +103,7 @@ def _groups(resource: Resource, prices: PriceBook, region: str, usage: Usage, wh
 
 def _sum(parts: list[Cost]) -> Cost:
     basis = " + ".join(p.basis for p in parts)
-    if any(p.hourly is None for p in parts):
+    hourly = [p.hourly for p in parts]
+    if any(h is None for h in hourly):
         return Cost(None, basis)
-    return Cost(sum((p.hourly for p in parts), Decimal(0)), basis)
+    return Cost(sum((h for h in hourly if h is not None), Decimal(0)), basis)

@@ -1,35 +1,35 @@
-"""Sending a message once on each of an audience's channels: email through the topic (an owner's address
-subscribed first, filtered to their messages) and Slack (webhooks from Secrets Manager). Each (channel,
-audience, item) is claimed in the delivery log (Powertools idempotency records in the table) before it
-is sent, recorded once sent, released if sending failed: at-least-once triggers never repeat a message,
-and a retry sends only what did not go (an email that went out is not sent again because Slack failed).
+"""The outbox: sending a message once on each of an audience's channels (channels.py says how each
+channel sends). Each (channel, audience, item) is claimed in the delivery log (Powertools idempotency
+records in the table) before it is sent, recorded once sent, released if sending failed: at-least-once
+triggers never repeat a message, and a retry sends only what did not go (an email that went out is not
+sent again because Slack failed).
 """
 
-import json
+from __future__ import annotations
+
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guardian.channels import Audience, DeliveryFailed, SlackRoutes, post_to_slack, publish_email, sns_attributes
+from guardian.channels import PERMISSIONS as CHANNEL_PERMISSIONS
+from guardian.channels import Audience, Channels, DeliveryFailed
 from guardian.messages import Message
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.runtime import Guardian
+from guardian.table import DELIVERY_PK
+
+if TYPE_CHECKING:
+    from guardian.runtime import Guardian
 
 PERMISSIONS = (
-    "sns:Publish",
     "dynamodb:UpdateItem",  # the delivery log completes and releases its records
     "dynamodb:DeleteItem",
-    "secretsmanager:GetSecretValue",
-    "kms:GenerateDataKey",  # the topic is encrypted with the stack's key
-    "kms:Decrypt",
+    *CHANNEL_PERMISSIONS,
 )
-OWNER_PERMISSIONS = ("sns:Subscribe",)  # messages to owners subscribe their address first
 Item = TypeVar("Item")
 DELIVERY_MEMORY = timedelta(days=90)  # how long a delivered (channel, audience, item) is remembered
 CLAIM_MILLIS = 60_000  # a delivery in progress that never finished is retried after this
@@ -42,12 +42,6 @@ class Outcome(Generic[Item]):
     error: Exception | None = None
 
 
-@dataclass(frozen=True)
-class Channel:
-    name: str
-    send: Callable[[Message], Any]
-
-
 def send_once(
     guardian: Guardian,
     audience: Audience,
@@ -58,26 +52,19 @@ def send_once(
     """On each channel, one message about the items never delivered there before: each (channel, audience,
     item key) is claimed in the delivery log first, recorded once sent, released if sending failed (so the
     retry sends it, and only it: an email that went out is not sent again because Slack failed)."""
-    log, outcome = delivery(guardian).log, Outcome()
-    for channel in channels(guardian, audience, now):
-        claims, fresh = [], []
-        for key, item in items:
-            claim = {"delivery": f"{channel.name}#{audience.name}#{key}"}
-            try:
-                log.save_inprogress(data=claim, remaining_time_in_millis=CLAIM_MILLIS)
-            except IdempotencyItemAlreadyExistsError:
-                outcome.duplicates += 1
-                continue
-            claims.append(claim)
-            fresh.append(item)
+    delivery, outcome = Delivery.of(guardian), Outcome[Item]()
+    for channel in delivery.channels.to(audience, now):
+        addressed = [(f"{channel.name}#{audience.name}#{key}", item) for key, item in items]
+        fresh = [(claim, item) for claim, item in addressed if delivery.outbox.claim(claim)]
+        outcome.duplicates += len(addressed) - len(fresh)
         if not fresh:
             continue
-        message = compose(fresh)
+        message = compose([item for _, item in fresh])
         try:
             channel.send(message)
         except (DeliveryFailed, ClientError, BotoCoreError) as error:
-            for claim in claims:
-                log.delete_record(data=claim, exception=error)
+            for claim, _ in fresh:
+                delivery.outbox.release(claim, error)
             logger.error(
                 "delivery failed",
                 extra={
@@ -90,9 +77,9 @@ def send_once(
             metrics.add_metric(name="DeliveryFailures", unit=MetricUnit.Count, value=1)
             outcome.error = error
             continue
-        for claim in claims:
-            log.save_success(data=claim, result={"at": now.isoformat()})
-        outcome.sent.append((channel.name, message.subject, fresh))
+        for claim, _ in fresh:
+            delivery.outbox.delivered(claim, now)
+        outcome.sent.append((channel.name, message.subject, [item for _, item in fresh]))
         metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
         logger.info(
             "message sent",
@@ -106,96 +93,54 @@ def send_once(
     return outcome
 
 
-def channels(guardian: Guardian, audience: Audience, now: datetime) -> list[Channel]:
-    """Email through the topic (the owner subscribed first, filtered to their messages), and Slack where
-    the audience has a webhook. A webhook Slack refuses counts as sent: its alarm is raised, never a retry."""
-    settings = guardian.settings
-    found = []
-    if settings.topic_arn:
+class Outbox:
+    """The delivery log: one Powertools idempotency record per claim ("<channel>#<audience>#<item key>")
+    under the table's DELIVERY partition, remembered for DELIVERY_MEMORY."""
 
-        def email(message: Message) -> None:
-            if audience.owner:
-                ensure_subscription(guardian, audience.owner, now)
-            attributes = sns_attributes(message.about, audience)
-            publish_email(guardian.clients("sns"), settings.topic_arn, message, attributes)
-
-        found.append(Channel("email", email))
-    url = slack_routes(guardian).url(audience)
-    if url:
-        found.append(Channel("slack", lambda message: post_to_slack(url, message)))
-    return found
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What notify keeps warm between invocations: the delivery log and the secrets cache."""
-
-    log: DynamoDBPersistenceLayer
-    secrets: SecretsProvider
-
-
-def delivery(guardian: Guardian) -> Delivery:
-    if guardian.delivery is None:
-        log = DynamoDBPersistenceLayer(
+    def __init__(self, guardian: Guardian) -> None:
+        self._log = DynamoDBPersistenceLayer(
             table_name=guardian.settings.table_name,
             key_attr="PK",
             sort_key_attr="SK",
-            static_pk_value="DELIVERY",
+            static_pk_value=DELIVERY_PK,
             expiry_attr="expires_at",
             boto3_client=guardian.clients("dynamodb"),
         )
         remembered = IdempotencyConfig(expires_after_seconds=int(DELIVERY_MEMORY.total_seconds()))
-        log.configure(remembered, key_prefix="notify")
-        guardian.delivery = Delivery(log, SecretsProvider(boto3_client=guardian.clients("secretsmanager")))
-    return guardian.delivery
+        self._log.configure(remembered, key_prefix="notify")
+
+    def claim(self, claim: str) -> bool:
+        """True: this invocation sends it. False: it was sent already (or is being sent right now)."""
+        try:
+            self._log.save_inprogress(data=_record(claim), remaining_time_in_millis=CLAIM_MILLIS)
+        except IdempotencyItemAlreadyExistsError:
+            return False
+        return True
+
+    def delivered(self, claim: str, now: datetime) -> None:
+        self._log.save_success(data=_record(claim), result={"at": now.isoformat()})
+
+    def release(self, claim: str, error: Exception) -> None:
+        """Sending failed: forget the claim, so the retry sends it."""
+        self._log.delete_record(data=_record(claim), exception=error)
 
 
-def slack_routes(guardian: Guardian) -> SlackRoutes:
-    name = guardian.settings.slack_webhook_secret
-    if not name:
-        return SlackRoutes(None, {})
-    try:  # cached for five minutes: a rotated webhook is picked up without a redeploy
-        return SlackRoutes.parse(delivery(guardian).secrets.get(name, max_age=300))
-    except Exception as error:  # an unreadable secret must not stop email: the alarm says it is broken
-        logger.error("slack webhook secret unreadable", extra={"secret": name, "error": str(error)})
-        metrics.add_metric(name="SlackWebhookRejected", unit=MetricUnit.Count, value=1)
-        return SlackRoutes(None, {})
+def _record(claim: str) -> dict[str, str]:
+    # The idempotency key hashes exactly this document: changing it would resend what was delivered.
+    return {"delivery": claim}
 
 
-def owner_email(guardian: Guardian, owner: str, now: datetime) -> str | None:
-    """An owner's address: the OwnerEmails mapping, else the `<prefix>:email` tag on their user profile."""
-    mapped = guardian.settings.owner_emails.get(owner)
-    if mapped:
-        return mapped
-    tag = f"{guardian.settings.tag_prefix}:email"
-    for profile in guardian.directory(now).profiles_named(owner):
-        if profile.tags.get(tag):
-            return profile.tags[tag]
-    return None
+@dataclass(frozen=True)
+class Delivery:
+    """What a sending function keeps warm between invocations: the outbox and the channels (whose Slack
+    secret is cached)."""
 
+    outbox: Outbox
+    channels: Channels
 
-def ensure_subscription(guardian: Guardian, owner: str, now: datetime) -> str | None:
-    """Subscribe an owner's address to the topic, filtered to their messages (once; SNS asks them to confirm)."""
-    email = owner_email(guardian, owner, now)
-    if not email:
-        logger.warning(
-            "owner has no email address",
-            extra={"owner": owner, "fix": f"tag the user profile {guardian.settings.tag_prefix}:email, or OwnerEmails"},
-        )
-        metrics.add_metric(name="OwnersWithoutAddress", unit=MetricUnit.Count, value=1)
-        return None
-    client = guardian.clients("dynamodb")
-    key = {"PK": {"S": f"SUBSCRIPTION#{owner}"}, "SK": {"S": email}}
-    if client.get_item(TableName=guardian.settings.table_name, Key=key).get("Item"):
-        return email
-    policy = {"owner": [owner], "audience": ["owner"]}
-    guardian.clients("sns").subscribe(
-        TopicArn=guardian.settings.topic_arn,
-        Protocol="email",
-        Endpoint=email,
-        ReturnSubscriptionArn=True,
-        Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"},
-    )
-    client.put_item(TableName=guardian.settings.table_name, Item=key | {"type": {"S": "subscription"}})
-    logger.info("owner subscribed", extra={"owner": owner, "email": email})
-    return email
+    @classmethod
+    def of(cls, guardian: Guardian) -> Delivery:
+        """Made on the first message and kept on the guardian."""
+        if guardian.delivery is None:
+            guardian.delivery = cls(Outbox(guardian), Channels(guardian))
+        return guardian.delivery

@@ -5,6 +5,7 @@ Derived fields are functions of merged state, so they inherit merging's order in
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from guardian.attribution import Directory, OwnershipTags, attribute
 from guardian.kinds import Kind
@@ -17,11 +18,12 @@ def derive(record: Resource, directory: Directory, tags: OwnershipTags) -> Resou
     return record.model_copy(update={"attribution": attribute(record, directory, tags)} | _shape(record))
 
 
-def _shape(record: Resource) -> dict:
+def _shape(record: Resource) -> dict[str, Any]:
     """Instance type and count from instance groups (EMR, HyperPod) or production variants."""
     groups = [g for g in record.groups.values() if g.instance_type]
     if not groups:
         return {}
+    shape: dict[str, Any]
     if record.kind is Kind.ENDPOINT:
         # The event path knows the total count; variant types come from the endpoint config.
         shape = {"serverless": all(g.serverless for g in groups)}
@@ -29,8 +31,8 @@ def _shape(record: Resource) -> dict:
         shape = {"instance_count": sum(g.instance_count for g in groups)}
     # Name the type that does the work first (EMR core, then task nodes, then the master).
     order = {"CORE": 0, "TASK": 1, "MASTER": 2}
-    ranked = sorted(groups, key=lambda g: (order.get(g.role or "", 1), g.instance_type))
-    shape["instance_type"] = "+".join(dict.fromkeys(g.instance_type for g in ranked))
+    ranked = sorted(groups, key=lambda g: (order.get(g.role or "", 1), g.instance_type or ""))
+    shape["instance_type"] = "+".join(dict.fromkeys(g.instance_type for g in ranked if g.instance_type))
     return shape
 
 

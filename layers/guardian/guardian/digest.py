@@ -10,11 +10,10 @@ from typing import Any
 from guardian import findings as lifecycle
 from guardian.channels import Audience, DeliveryFailed
 from guardian.delivery import send_once
-from guardian.evaluation import write_finding
 from guardian.findings import ACTIVE, Finding, Status
+from guardian.findings_store import write_finding
 from guardian.messages import Context, Message, daily, daily_total, dollars, header, label, render, section
 from guardian.notices import Notice, NoticeKind
-from guardian.notify import message_context
 from guardian.runtime import Guardian
 
 
@@ -33,7 +32,7 @@ def digest(guardian: Guardian, now: datetime) -> DigestReport:
     since = now - timedelta(days=1)
     active = [f for status in ACTIVE for f in guardian.findings.with_status(status)]
     resolved = list(guardian.findings.with_status(Status.RESOLVED, after=since))
-    context = message_context(guardian, now)
+    context = Context.for_stack(settings, now)
     if settings.digest_mode == "daily":
         new = defaultdict(list)
         for finding in active:

@@ -14,8 +14,12 @@ from guardian.table import (
     HISTORY_PREFIX,
     HISTORY_RETENTION,
     RESOURCE_PREFIX,
-    STATE_SK,
     epoch,
+    item_key,
+    kind_partition,
+    owner_partition,
+    resource_key,
+    space_partition,
 )
 
 _CONDITION_FAILED = {"ConditionalCheckFailedException", "TransactionCanceledException"}
@@ -29,7 +33,7 @@ class DynamoInventory:
     def get(self, arn: str) -> Resource | None:
         item = self._client.get_item(
             TableName=self._table,
-            Key={"PK": {"S": RESOURCE_PREFIX + arn}, "SK": {"S": STATE_SK}},
+            Key=resource_key(arn),
             ConsistentRead=True,
         ).get("Item")
         return _record(item) if item else None
@@ -58,16 +62,16 @@ class DynamoInventory:
             raise
 
     def by_kind(self, kind: Kind) -> Iterator[Resource]:
-        yield from self._query("GSI1", f"KIND#{kind.value}")
+        yield from self._query("GSI1", kind_partition(kind.value))
 
     def by_name(self, kind: Kind, name: str) -> list[Resource]:
-        return list(self._query("GSI1", f"KIND#{kind.value}", sk_prefix=f"{name.lower()}#"))
+        return list(self._query("GSI1", kind_partition(kind.value), sk_prefix=f"{name.lower()}#"))
 
     def by_space(self, space_arn: str) -> list[Resource]:
-        return list(self._query("GSI3", f"SPACE#{space_arn}"))
+        return list(self._query("GSI3", space_partition(space_arn)))
 
     def by_owner(self, owner_key: str) -> list[Resource]:
-        return list(self._query("GSI2", f"OWNER#{owner_key}", sk_prefix=RESOURCE_PREFIX))
+        return list(self._query("GSI2", owner_partition(owner_key), sk_prefix=RESOURCE_PREFIX))
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         pages = self._client.get_paginator("query").paginate(
@@ -99,14 +103,12 @@ def _record(item: dict[str, Any]) -> Resource:
 
 
 def _item(record: Resource) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "PK": {"S": RESOURCE_PREFIX + record.arn},
-        "SK": {"S": STATE_SK},
+    item: dict[str, Any] = resource_key(record.arn) | {
         "type": {"S": "resource"},
         "kind": {"S": record.kind.value},
         "revision": {"N": str(record.revision)},
         "doc": {"S": record.model_dump_json()},
-        "GSI1PK": {"S": f"KIND#{record.kind.value}"},
+        "GSI1PK": {"S": kind_partition(record.kind.value)},
         "GSI1SK": {"S": f"{record.name.lower()}#{record.arn}"},
     }
     if record.state:
@@ -114,10 +116,10 @@ def _item(record: Resource) -> dict[str, Any]:
     owner_key = record.owner_arn or record.owner
     if owner_key:
         item["owner"] = {"S": record.owner or owner_key}
-        item["GSI2PK"] = {"S": f"OWNER#{owner_key}"}
+        item["GSI2PK"] = {"S": owner_partition(owner_key)}
         item["GSI2SK"] = {"S": f"{RESOURCE_PREFIX}{record.kind.value}#{record.arn}"}
     if record.space_arn:
-        item["GSI3PK"] = {"S": f"SPACE#{record.space_arn}"}
+        item["GSI3PK"] = {"S": space_partition(record.space_arn)}
         item["GSI3SK"] = {"S": f"{record.kind.value}#{record.arn}"}
     if is_gone(record.state) and record.deleted_at:
         item["expires_at"] = {"N": str(epoch(record.deleted_at + GONE_RETENTION))}
@@ -133,13 +135,9 @@ def _history_put(table: str, record: Resource, entry: HistoryEntry) -> dict[str,
         "state_after": entry.state_after,
         "owner": record.owner,
     }
-    return {
-        "TableName": table,
-        "Item": {
-            "PK": {"S": RESOURCE_PREFIX + record.arn},
-            "SK": {"S": HISTORY_PREFIX + entry.version},
-            "type": {"S": "history"},
-            "doc": {"S": json.dumps(doc)},
-            "expires_at": {"N": str(epoch(entry.at + HISTORY_RETENTION))},
-        },
+    item = item_key(RESOURCE_PREFIX + record.arn, HISTORY_PREFIX + entry.version) | {
+        "type": {"S": "history"},
+        "doc": {"S": json.dumps(doc)},
+        "expires_at": {"N": str(epoch(entry.at + HISTORY_RETENTION))},
     }
+    return {"TableName": table, "Item": item}

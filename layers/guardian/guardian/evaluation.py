@@ -5,18 +5,18 @@ what continues, resolve what ended or whose resource is gone."""
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from guardian import findings as lifecycle
 from guardian import metric_data
 from guardian.arns import canonical
 from guardian.cost import hourly_cost
-from guardian.findings import AuditEntry, Finding
-from guardian.findings_store import active
-from guardian.inventory import MAX_WRITE_ATTEMPTS, Conflict
+from guardian.findings import Finding
+from guardian.findings_store import active, write_finding
 from guardian.kinds import Kind, is_gone
-from guardian.resource import Resource
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.rules import Detection, Rule, RuleContext
+from guardian.resource import Resource
+from guardian.rules import AnyRule, Detection, RuleContext
 from guardian.runtime import Guardian
 
 
@@ -29,7 +29,7 @@ class EvaluationReport:
     metric_queries: int = 0
     findings: list[Finding] = field(default_factory=list)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, int]:
         return {
             "opened": self.opened,
             "updated": self.updated,
@@ -69,28 +69,13 @@ def evaluate(guardian: Guardian, resources: list[Resource], now: datetime, compl
         if resource is None and not complete:
             continue  # not evaluated this time: a targeted evaluation of one space, say
         gone = resource is None or is_gone(resource.state)
-        write_finding(guardian, finding, lambda f, g=gone: lifecycle.ended(f, now, g), now)
+        write_finding(guardian, finding, partial(lifecycle.ended, now=now, gone=gone), now)
         report.resolved += 1
     report.findings = [f for status in lifecycle.ACTIVE for f in guardian.findings.with_status(status)]
     metrics.add_metric(name="FindingsOpened", unit=MetricUnit.Count, value=report.opened)
     metrics.add_metric(name="FindingsResolved", unit=MetricUnit.Count, value=report.resolved)
     logger.info("rules evaluated", extra=report.as_dict())
     return report
-
-
-def resolve_findings_of(guardian: Guardian, resource: Resource, now: datetime) -> int:
-    """A resource the events say is gone: its findings resolve now (and its owner hears so), not at the
-    next sweep. One read per rule that looks at its kind: finding ids are derived from (rule, resource)."""
-    resolved = 0
-    for rule in guardian.rules.rules():
-        if resource.kind not in rule.kinds:
-            continue
-        finding = guardian.findings.get(lifecycle.finding_id(rule.name, resource.arn))
-        if finding is not None and finding.active:
-            resolved += write_finding(guardian, finding, lambda f: lifecycle.ended(f, now, gone=True), now)
-    if resolved:
-        metrics.add_metric(name="FindingsResolved", unit=MetricUnit.Count, value=resolved)
-    return resolved
 
 
 def _context(guardian: Guardian, in_scope: dict[str, Resource], now: datetime) -> RuleContext:
@@ -110,7 +95,7 @@ def _context(guardian: Guardian, in_scope: dict[str, Resource], now: datetime) -
     return RuleContext(now=now, lookup=lookup, spaces_of_owner=spaces_of_owner)
 
 
-def _safe(rule: Rule, resource: Resource, context: RuleContext) -> Detection | None:
+def _safe(rule: AnyRule, resource: Resource, context: RuleContext) -> Detection | None:
     try:
         return rule.evaluate(resource, context)
     except Exception:  # one resource a rule cannot judge must not stop the others being judged
@@ -140,22 +125,4 @@ def _upsert(
     report.unchanged += not changed
 
 
-def write_finding(guardian: Guardian, finding: Finding, change, now: datetime) -> bool:
-    """Apply a lifecycle change and store it, re-reading on a concurrent write; False if nothing changed."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        updated, audit = change(finding)
-        if not audit and _content(updated) == _content(finding):
-            return False
-        try:
-            guardian.findings.put(updated.model_copy(update={"updated_at": now}), audit)
-            return True
-        except Conflict:
-            finding = guardian.findings.get(finding.id)
-    raise Conflict(f"gave up on finding {finding.id}")
-
-
-def _content(finding: Finding) -> dict:
-    return finding.model_dump(exclude={"revision", "updated_at"})
-
-
-__all__ = ["AuditEntry", "EvaluationReport", "evaluate", "resolve_findings_of"]
+__all__ = ["EvaluationReport", "evaluate"]

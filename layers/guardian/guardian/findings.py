@@ -182,7 +182,9 @@ def exemption_of(resource: Resource, tag_key: str, now: datetime) -> Exemption:
     return Exemption(True, until, f"tag {tag_key}={value}")
 
 
-def moved(finding: Finding, to: Status, now: datetime, action: str, reason: str, actor: str = "guardian"):
+def moved(
+    finding: Finding, to: Status, now: datetime, action: str, reason: str, actor: str = "guardian"
+) -> tuple[Finding, AuditEntry]:
     entry = AuditEntry(
         at=now, action=action, from_status=finding.status.value, to_status=to.value, reason=reason, actor=actor
     )
@@ -289,7 +291,7 @@ def refreshed(
 
 def _cost_doubled(finding: Finding) -> bool:
     told, now = finding.notified_hourly, finding.hourly_cost_usd
-    return finding.status is Status.NOTIFIED and bool(told) and now is not None and now >= 2 * told
+    return finding.status is Status.NOTIFIED and told is not None and told > 0 and now is not None and now >= 2 * told
 
 
 RESOURCE_GONE = "resource is gone"

@@ -1,15 +1,19 @@
 """Where findings live: DynamoDB when deployed (with their audit trail, written in the same transaction),
-memory for read-only scans. See guardian.table for the keys."""
+memory for read-only scans. See guardian.table for the keys.
 
-from collections.abc import Iterator
+:func:`write_finding` is the one way a stored finding changes: every path that moves a finding along
+its lifecycle (evaluation, notify, the digest, remediation) goes through it, so each gets the same
+retry on a concurrent write and the same "nothing changed, nothing written"."""
+
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
 from guardian.findings import ACTIVE, AuditEntry, Finding, Status
-from guardian.inventory import Conflict
-from guardian.table import AUDIT_PREFIX, FINDING_PREFIX, STATE_SK
+from guardian.inventory import MAX_WRITE_ATTEMPTS, Conflict
+from guardian.table import AUDIT_PREFIX, FINDING_PREFIX, finding_key, item_key, owner_partition, status_partition
 
 # Which time orders each status partition of GSI1 (so "notified before T" is one range query).
 _STATUS_TIME = {
@@ -35,6 +39,40 @@ class FindingsStore(Protocol):
     def audit(self, finding_id: str) -> list[AuditEntry]: ...
 
 
+class HoldsFindings(Protocol):
+    """Anything that holds the findings store: the Guardian (named so, not imported: runtime imports this)."""
+
+    @property
+    def findings(self) -> FindingsStore: ...
+
+
+# A lifecycle step (guardian.findings): the finding as it should become, and the audit entries saying why.
+FindingChange = Callable[[Finding], tuple[Finding, list[AuditEntry]]]
+
+
+def write_finding(guardian: HoldsFindings, finding: Finding, change: FindingChange, now: datetime) -> bool:
+    """Apply a lifecycle change and store it, re-reading on a concurrent write; False if nothing changed."""
+    store = guardian.findings
+    for _ in range(MAX_WRITE_ATTEMPTS):
+        updated, audit = change(finding)
+        if not audit and _content(updated) == _content(finding):
+            return False
+        try:
+            store.put(updated.model_copy(update={"updated_at": now}), audit)
+            return True
+        except Conflict:
+            reread = store.get(finding.id)
+            if reread is None:  # findings are never deleted: a write raced with nothing we can retry on
+                raise
+            finding = reread
+    raise Conflict(f"gave up on finding {finding.id}")
+
+
+def _content(finding: Finding) -> dict[str, Any]:
+    """What a finding says, without the bookkeeping a write changes anyway."""
+    return finding.model_dump(exclude={"revision", "updated_at"})
+
+
 def active(store: FindingsStore) -> dict[str, Finding]:
     return {f.id: f for status in ACTIVE for f in store.with_status(status)}
 
@@ -51,7 +89,7 @@ class DynamoFindings:
     def get(self, finding_id: str) -> Finding | None:
         item = self._client.get_item(
             TableName=self._table,
-            Key={"PK": {"S": FINDING_PREFIX + finding_id}, "SK": {"S": STATE_SK}},
+            Key=finding_key(finding_id),
             ConsistentRead=True,
         ).get("Item")
         return Finding.model_validate_json(item["doc"]["S"]) if item else None
@@ -79,7 +117,7 @@ class DynamoFindings:
     def with_status(
         self, status: Status, before: datetime | None = None, after: datetime | None = None
     ) -> Iterator[Finding]:
-        condition, values = "GSI1PK = :pk", {":pk": {"S": f"FINDINGS#{status.value}"}}
+        condition, values = "GSI1PK = :pk", {":pk": {"S": status_partition(status.value)}}
         if before and after:
             condition += " AND GSI1SK BETWEEN :after AND :before"
             values |= {":after": {"S": after.isoformat()}, ":before": {"S": before.isoformat() + "~"}}
@@ -93,10 +131,10 @@ class DynamoFindings:
 
     def of_owner(self, owner_key: str, since: datetime | None = None) -> list[Finding]:
         condition = "GSI2PK = :pk AND begins_with(GSI2SK, :sk)"
-        values = {":pk": {"S": f"OWNER#{owner_key}"}, ":sk": {"S": "FINDING#"}}
+        values = {":pk": {"S": owner_partition(owner_key)}, ":sk": {"S": FINDING_PREFIX}}
         if since:
             condition = "GSI2PK = :pk AND GSI2SK >= :sk"
-            values[":sk"] = {"S": f"FINDING#{since.isoformat()}"}
+            values[":sk"] = {"S": f"{FINDING_PREFIX}{since.isoformat()}"}
         return [f for f in self._query("GSI2", condition, values) if since is None or f.detected_at >= since]
 
     def audit(self, finding_id: str) -> list[AuditEntry]:
@@ -119,33 +157,24 @@ class DynamoFindings:
 
 def _item(finding: Finding) -> dict[str, Any]:
     owner_key = finding.owner_arn or finding.owner or "unattributed"
-    return {
-        "PK": {"S": FINDING_PREFIX + finding.id},
-        "SK": {"S": STATE_SK},
+    return finding_key(finding.id) | {
         "type": {"S": "finding"},
         "status": {"S": finding.status.value},
         "rule": {"S": finding.rule},
         "version": {"N": str(finding.version)},
         "revision": {"N": str(finding.revision)},
         "doc": {"S": finding.model_dump_json()},
-        "GSI1PK": {"S": f"FINDINGS#{finding.status.value}"},
+        "GSI1PK": {"S": status_partition(finding.status.value)},
         "GSI1SK": {"S": f"{status_time(finding).isoformat()}#{finding.id}"},
-        "GSI2PK": {"S": f"OWNER#{owner_key}"},
-        "GSI2SK": {"S": f"FINDING#{finding.detected_at.isoformat()}#{finding.id}"},
+        "GSI2PK": {"S": owner_partition(owner_key)},
+        "GSI2SK": {"S": f"{FINDING_PREFIX}{finding.detected_at.isoformat()}#{finding.id}"},
     }
 
 
 def _audit_put(table: str, finding: Finding, entry: AuditEntry, n: int) -> dict[str, Any]:
-    return {
-        "TableName": table,
-        "Item": {
-            "PK": {"S": FINDING_PREFIX + finding.id},
-            "SK": {"S": f"{AUDIT_PREFIX}{entry.at.isoformat()}#{finding.revision:06d}#{n}"},
-            "type": {"S": "audit"},
-            "doc": {"S": entry.model_dump_json()},
-        },
-        "ConditionExpression": "attribute_not_exists(PK)",
-    }
+    sk = f"{AUDIT_PREFIX}{entry.at.isoformat()}#{finding.revision:06d}#{n}"
+    item = item_key(FINDING_PREFIX + finding.id, sk) | {"type": {"S": "audit"}, "doc": {"S": entry.model_dump_json()}}
+    return {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(PK)"}
 
 
 class MemoryFindings:

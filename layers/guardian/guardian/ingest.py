@@ -41,9 +41,9 @@ def ingest_event(raw: Any, guardian: Guardian, now: datetime) -> IngestReport:
             extra={
                 "reason": error.reason,
                 "detail": error.message,
-                "event_id": envelope.get("id"),
-                "source": envelope.get("source"),
-                "detail_type": envelope.get("detail-type"),
+                "event_id": _loggable(envelope.get("id")),
+                "source": _loggable(envelope.get("source")),
+                "detail_type": _loggable(envelope.get("detail-type")),
             },
         )
         metrics.add_metric(name="RejectedEvents", unit=MetricUnit.Count, value=1)
@@ -59,3 +59,10 @@ def ingest_event(raw: Any, guardian: Guardian, now: datetime) -> IngestReport:
     metrics.add_metric(name="ResourcesChanged", unit=MetricUnit.Count, value=changed)
     logger.info("event recorded", extra=report.as_dict())
     return report
+
+
+def _loggable(value: object) -> str | None:
+    """A field of a rejected event as a log line can carry it: short, and valid UTF-8 (no lone surrogates)."""
+    if value is None:
+        return None
+    return str(value)[:200].encode("utf-8", "backslashreplace").decode()

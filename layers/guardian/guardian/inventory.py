@@ -9,12 +9,12 @@ Writes are conditional on the revision read, so concurrent updates of one item r
 """
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from guardian.kinds import GONE, Kind, is_gone
+from guardian.kinds import GONE, Kind
 from guardian.resource import KEYED_FIELDS, Observation, Resource
 
 MAX_WRITE_ATTEMPTS = 8
@@ -209,10 +209,6 @@ def gone_observation(record: Resource, at: datetime, source_id: str, origin: str
         origin=origin,
         fields={"state": GONE, "deleted_at": record.deleted_at or at},
     )
-
-
-def live(records: Iterable[Resource]) -> list[Resource]:
-    return [r for r in records if not is_gone(r.state)]
 
 
 class MemoryInventory:

@@ -30,9 +30,6 @@ BILLABLE_OUTSIDE_SPACE = frozenset(
 # owners themselves; apps inherit from their space and are short-lived.
 TAGGABLE = BILLABLE_OUTSIDE_SPACE | {Kind.SPACE}
 
-# Studio kinds whose owner the Studio API states directly (no inference needed).
-STUDIO_NATIVE = frozenset({Kind.DOMAIN, Kind.USER_PROFILE, Kind.SPACE, Kind.APP})
-
 # The state the guardian records when a resource is gone. Each service spells "gone" its own way;
 # the inventory uses one word so queries and rules need not know them all.
 GONE = "Deleted"

@@ -8,15 +8,9 @@ from typing import Any
 
 from guardian.findings import SEVERITIES, Finding
 from guardian.notices import Notice, NoticeKind
+from guardian.rules import RULES_BY_NAME
+from guardian.settings import Settings
 
-RULE_WORDS = {
-    "orphaned-resource": "Orphaned",
-    "idle-endpoint": "Idle",
-    "idle-emr-cluster": "Idle",
-    "long-running-app": "Long-running",
-    "unattributed-resource": "Unowned",
-    "stale-space-storage": "Stale",
-}
 KIND_WORDS = {
     "endpoint": "endpoint",
     "emr-cluster": "EMR cluster",
@@ -39,6 +33,17 @@ class Context:
     remediation_grace_hours: float = 24
     exemption_tag: str = "studio-cost-guardian:exempt"
     stack: str = "studio-cost-guardian"
+
+    @classmethod
+    def for_stack(cls, settings: Settings, now: datetime) -> "Context":
+        """The stack's settings a message quotes: the remediation it will do, the tag that exempts."""
+        return cls(
+            now=now,
+            remediation_mode=settings.remediation_mode,
+            remediation_grace_hours=settings.remediation_grace_hours,
+            exemption_tag=settings.exemption_tag,
+            stack=settings.stack_name,
+        )
 
 
 @dataclass
@@ -79,7 +84,8 @@ def dollars(value: float | None) -> str:
 def label(finding: Finding) -> str:
     kind = KIND_WORDS.get(finding.resource_kind, finding.resource_kind)
     name = f"{finding.space}/{finding.resource_name}" if finding.resource_kind == "app" else finding.resource_name
-    return f"{RULE_WORDS.get(finding.rule, finding.rule)} {kind} {name}"
+    rule = RULES_BY_NAME.get(finding.rule)
+    return f"{rule.adjective if rule else finding.rule} {kind} {name}"
 
 
 def render(notices: list[Notice], context: Context) -> Message:
@@ -110,9 +116,14 @@ def render(notices: list[Notice], context: Context) -> Message:
 
 def _shared_reason(findings: list[Finding]) -> str:
     spaces = {f.space for f in findings if f.space}
-    if len(spaces) == 1 and {f.rule for f in findings} <= {"orphaned-resource", "idle-endpoint", "idle-emr-cluster"}:
+    if len(spaces) == 1 and all(_groups_by_space(f.rule) for f in findings):
         return f"billing after {spaces.pop()} stopped "
     return "still billing "
+
+
+def _groups_by_space(rule_name: str) -> bool:
+    rule = RULES_BY_NAME.get(rule_name)
+    return rule is not None and rule.groups_by_space
 
 
 def _body(finding: Finding, kind: NoticeKind, context: Context) -> str:
@@ -136,7 +147,7 @@ def _body(finding: Finding, kind: NoticeKind, context: Context) -> str:
     ]
     if kind is NoticeKind.REMINDER and finding.remediation_due_at:
         lines.append(
-            f"Next: the guardian will {finding.remediation.get('action', 'act')} at "
+            f"Next: the guardian will {(finding.remediation or {}).get('action', 'act')} at "
             f"{when(finding.remediation_due_at)} unless you snooze it or tag it exempt."
         )
     elif context.remediation_mode == "enforce":

@@ -30,6 +30,14 @@ def _rules() -> tuple[str, ...]:
     return tuple(action for rule in RULES for action in rule.permissions)
 
 
+def _remediation_reads() -> tuple[str, ...]:
+    return tuple(action for a in remediation.ACTIONS for action in a.reads)
+
+
+def _remediation_mutations() -> tuple[str, ...]:
+    return tuple(action for a in remediation.ACTIONS for action in a.mutates)
+
+
 FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
     "IngestFunction": frozenset(TABLE + recording.PERMISSIONS + scheduling.PERMISSIONS),
     "SweepFunction": frozenset(
@@ -45,6 +53,6 @@ FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
     "NotifyFunction": frozenset(TABLE + notify.PERMISSIONS),
     "ReportFunction": frozenset(("dynamodb:PutItem", "dynamodb:Query", *weekly.PERMISSIONS)),  # reads by query only
     # The mutating actions are granted only when RemediationMode is enforce (a condition in the template).
-    "RemediateFunction": frozenset(TABLE + remediation.READ_PERMISSIONS + remediation.MUTATING_PERMISSIONS),
+    "RemediateFunction": frozenset(TABLE + _remediation_reads() + _remediation_mutations()),
 }
-MUTATING_ONLY_WHEN_ENFORCED = frozenset(remediation.MUTATING_PERMISSIONS)
+MUTATING_ONLY_WHEN_ENFORCED = frozenset(_remediation_mutations())

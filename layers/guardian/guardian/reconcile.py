@@ -11,22 +11,25 @@ skipped; a failure to list a kind skips that kind (nothing of it is marked gone)
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guardian.arns import Location, canonical
-from guardian.collectors import COLLECTORS, TAGGING_API_TYPES, Collector, Listed
-from guardian.derive import SpaceActivity, derive, space_activity, with_activity
 from guardian.aws_fields import digest
+from guardian.collectors import COLLECTORS, Collector, Listed
+from guardian.derive import SpaceActivity, derive, space_activity, with_activity
 from guardian.inventory import gone_observation, rewrite
 from guardian.kinds import Kind, is_final, is_gone
-from guardian.resource import Observation, Resource
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.recording import record, schedule_orphan_check, tag_if_missing
+from guardian.resource import Observation, Resource
 from guardian.runtime import Guardian
+from guardian.tagging import TAGGED_RESOURCES_PERMISSIONS, Tags, tagged_resources
 
-PERMISSIONS = ("tag:GetResources",)
+# What the sweep calls beyond its collectors and recording: every tag, in bulk.
+PERMISSIONS = TAGGED_RESOURCES_PERMISSIONS
 
 # Describe again after this long even if the summary is unchanged (instance counts drift by resizes).
 REFRESH_AFTER = timedelta(hours=24)
@@ -99,18 +102,13 @@ def reconcile(guardian: Guardian, now: datetime, location: Location) -> SweepRep
     return report
 
 
-def _bulk_tags(guardian: Guardian, report: SweepReport) -> dict[str, dict[str, str]] | None:
+def _bulk_tags(guardian: Guardian, report: SweepReport) -> dict[str, Tags] | None:
     """Every tag of every tracked resource type, a page of up to 100 resources per call."""
-    tags: dict[str, dict[str, str]] = {}
     try:
-        pages = (
-            guardian.clients("resourcegroupstaggingapi")
-            .get_paginator("get_resources")
-            .paginate(ResourceTypeFilters=sorted(set(TAGGING_API_TYPES.values())), ResourcesPerPage=100)
-        )
-        for page in pages:
-            for mapping in page["ResourceTagMappingList"]:
-                tags[canonical(mapping["ResourceARN"])] = {t["Key"]: t["Value"] for t in mapping.get("Tags", [])}
+        tags = {
+            canonical(arn): resource_tags
+            for arn, resource_tags in tagged_resources(guardian.clients, [c.kind for c in COLLECTORS])
+        }
     except (ClientError, BotoCoreError) as error:
         # Without bulk tags the sweep still records state; it just does not touch tags this time.
         report.kinds["tags"].errors.append(f"GetResources: {error}")
@@ -154,7 +152,12 @@ def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
 
 
 def _observe(
-    sweep: _Sweep, collector: Collector, listed: Listed, existing: Resource | None, tags, report: KindReport
+    sweep: _Sweep,
+    collector: Collector,
+    listed: Listed,
+    existing: Resource | None,
+    tags: Tags | None,
+    report: KindReport,
 ) -> Observation | None:
     """The observation a listed resource calls for, or None when nothing changed since the last sweep."""
     held_summary, _, held_tags = (existing.fingerprint or "").partition("|") if existing else ("", "", "")
@@ -203,7 +206,7 @@ def _settle_space_activity(sweep: _Sweep) -> int:
         activity = space_activity(apps[space.arn]) or SpaceActivity(False, None, version)
         settled = with_activity(space, activity)
         if (settled.running, settled.activity_at) != (space.running, space.activity_at):
-            result = rewrite(sweep.guardian.inventory, space.arn, lambda s, a=activity: with_activity(s, a))
+            result = rewrite(sweep.guardian.inventory, space.arn, partial(with_activity, activity=activity))
             if result and result.changed:
                 sweep.held[space.arn] = result.after
                 updated += 1

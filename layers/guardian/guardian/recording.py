@@ -11,22 +11,23 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from guardian.arns import resource_path
-from guardian.derive import derive, space_activity, with_activity
-from guardian.evaluation import resolve_findings_of
+from guardian.arns import kind_of, resource_path
 from guardian.aws_fields import digest
+from guardian.derive import derive, space_activity, with_activity
 from guardian.inventory import Applied, apply, rewrite
 from guardian.kinds import TAGGABLE, Kind, is_billing, is_gone
-from guardian.resource import Observation, Resource
 from guardian.observability import MetricUnit, logger, metrics
+from guardian.resolution import resolve_findings_of
+from guardian.resource import Observation, Resource
 from guardian.runtime import Guardian
 from guardian.scheduling import schedule_evaluation
+from guardian.tagging import ADD_TAGS_PERMISSIONS, add_tags
 
 # Tags the guardian writes are newer than anything else observed at the same instant (the sweep's).
 TAGGED_AFTER_EVERYTHING = 99
 
 # What recording needs beyond the table: endpoint configs, and writing ownership tags.
-PERMISSIONS = ("sagemaker:DescribeEndpointConfig", "sagemaker:AddTags", "elasticmapreduce:AddTags")
+PERMISSIONS = ("sagemaker:DescribeEndpointConfig", *ADD_TAGS_PERMISSIONS)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ def refresh_space(guardian: Guardian, space_arn: str, cause: Observation, now: d
     if activity is None:
         return
     if guardian.inventory.get(space_arn) is None:
+        if kind_of(space_arn) is not Kind.SPACE:
+            return  # not a space ARN (the parsers reject these; this keeps the stub's fields sound)
         # An app of a space the inventory has not met: start the space's record from what is known.
         domain_id, name = resource_path(space_arn)[:2]
         stub = Observation(
@@ -191,12 +194,8 @@ def tag_if_missing(guardian: Guardian, resource: Resource, now: datetime) -> tup
     missing = guardian.ownership_tags.missing_on(resource)
     if not missing:
         return {}, resource
-    tag_list = [{"Key": key, "Value": value} for key, value in sorted(missing.items())]
     try:
-        if resource.kind is Kind.EMR_CLUSTER:
-            guardian.clients("emr").add_tags(ResourceId=resource_path(resource.arn)[-1], Tags=tag_list)
-        else:
-            guardian.clients("sagemaker").add_tags(ResourceArn=resource.api_arn or resource.arn, Tags=tag_list)
+        add_tags(guardian.clients, resource, missing)
     except ClientError as error:
         # Tagging is a convenience for cost allocation: a resource that refuses it is still recorded.
         logger.warning(

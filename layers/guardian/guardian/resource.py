@@ -35,7 +35,7 @@ class InstanceGroup(BaseModel):
 
 
 class Source(StrEnum):
-    """Where an owner came from, strongest first (see DESIGN.md, Attribution)."""
+    """Where an owner came from, strongest first (guardian.attribution decides)."""
 
     AUTO_TAG = "auto-tag"
     STUDIO_API = "studio-api"

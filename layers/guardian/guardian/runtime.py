@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from guardian.arns import Location
 from guardian.attribution import Directory, OwnershipTags
@@ -16,6 +16,9 @@ from guardian.pricing import PRICE_LIST_REGION, BundledPrices, PriceBook, PriceL
 from guardian.rules import RulesConfig
 from guardian.settings import Settings
 
+if TYPE_CHECKING:  # delivery.py builds on the Guardian
+    from guardian.delivery import Delivery
+
 # Profiles and domains change rarely; a warm function reloads them at most this often.
 DIRECTORY_TTL = timedelta(minutes=5)
 
@@ -27,7 +30,7 @@ class Guardian:
     inventory: Inventory
     findings: FindingsStore
     prices: PriceBook
-    delivery: Any = field(default=None, repr=False)  # notify's delivery log and secrets cache, made when needed
+    delivery: "Delivery | None" = field(default=None, repr=False)  # the outbox and channels, made when needed
     _directory: Directory | None = field(default=None, repr=False)
     _directory_at: datetime | None = field(default=None, repr=False)
 

@@ -9,14 +9,14 @@ from guardian.inventory import MemoryInventory
 from guardian.reconcile import SweepReport, reconcile
 from guardian.rules import RulesConfig
 from guardian.runtime import Guardian, price_book
-from guardian.settings import Settings
+from guardian.settings import PriceSource, Settings
 
 
 def scan_guardian(
     clients: AwsClients,
     rules: RulesConfig | None = None,
     tag_prefix: str = "studio-cost-guardian",
-    price_source: str = "price-list",
+    price_source: PriceSource = "price-list",
 ) -> Guardian:
     settings = Settings(
         TABLE_NAME="in-memory",
@@ -36,4 +36,6 @@ def scan_inventory(guardian: Guardian, now: datetime) -> SweepReport:
 def scan(guardian: Guardian, now: datetime) -> tuple[SweepReport, EvaluationReport]:
     """`guardian scan`: the whole sweep, in memory."""
     sweep = scan_inventory(guardian, now)
+    # A scan's inventory is in memory (scan_guardian), so it can be read whole.
+    assert isinstance(guardian.inventory, MemoryInventory)
     return sweep, evaluate(guardian, guardian.inventory.all(), now)

@@ -14,6 +14,8 @@ from guardian.runtime import Guardian
 
 PERMISSIONS = ("scheduler:CreateSchedule", "iam:PassRole")
 EARLIEST = timedelta(minutes=1)  # a moment already past is evaluated as soon as Scheduler can
+# Scheduler's default is 185 retries over a day, then the run is dropped unseen: retry briefly, then park.
+RETRY_POLICY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}
 
 
 def schedule_evaluation(guardian: Guardian, at: datetime, scope: dict[str, Any], key: str, now: datetime) -> str | None:
@@ -36,6 +38,12 @@ def schedule_evaluation(guardian: Guardian, at: datetime, scope: dict[str, Any],
                 "Arn": settings.evaluate_target_arn,
                 "RoleArn": settings.scheduler_role_arn,
                 "Input": json.dumps({"evaluate": scope | {"at": at.isoformat()}}),
+                "RetryPolicy": RETRY_POLICY,
+                **(
+                    {"DeadLetterConfig": {"Arn": dead_letter}}
+                    if (dead_letter := settings.evaluation_dead_letter_arn)
+                    else {}
+                ),
             },
         )
     except ClientError as error:

@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from guardian.clock import zone
 from guardian.rules import RulesConfig
 
+# Where prices come from: the Price List API (the bundled table behind it), or the bundled table alone.
+PriceSource = Literal["price-list", "bundled"]
+
 
 class Settings(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
@@ -19,7 +22,7 @@ class Settings(BaseModel):
     tag_prefix: str = Field(alias="TAG_PREFIX", default="studio-cost-guardian")
     write_tags: bool = Field(alias="WRITE_TAGS", default=True)
     exemption_tag_key: str | None = Field(alias="EXEMPTION_TAG", default=None)
-    price_source: Literal["price-list", "bundled"] = Field(alias="PRICE_SOURCE", default="price-list")
+    price_source: PriceSource = Field(alias="PRICE_SOURCE", default="price-list")
     remediation_mode: Literal["off", "dry-run", "enforce"] = Field(alias="REMEDIATION_MODE", default="off")
     remediation_grace_hours: float = Field(alias="REMEDIATION_GRACE_HOURS", default=24, ge=0)
     reminder_hours: float = Field(alias="REMINDER_HOURS", default=2, ge=0)
@@ -27,6 +30,7 @@ class Settings(BaseModel):
     schedule_group: str | None = Field(alias="SCHEDULE_GROUP", default=None)
     evaluate_target_arn: str | None = Field(alias="EVALUATE_TARGET_ARN", default=None)
     scheduler_role_arn: str | None = Field(alias="SCHEDULER_ROLE_ARN", default=None)
+    evaluation_dead_letter_arn: str | None = Field(alias="EVALUATION_DEAD_LETTER_ARN", default=None)
     # Alerts.
     stack_name: str = Field(alias="STACK_NAME", default="studio-cost-guardian")
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)
@@ -44,7 +48,8 @@ class Settings(BaseModel):
     @property
     def owner_emails(self) -> dict[str, str]:
         """OwnerEmails: {"alice": "alice@example.com"}; a user profile's `<prefix>:email` tag works too."""
-        return json.loads(self.owner_emails_json or "{}")
+        emails: dict[str, str] = json.loads(self.owner_emails_json or "{}")
+        return emails
 
     @field_validator("owner_emails_json")
     @classmethod

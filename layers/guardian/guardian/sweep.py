@@ -11,6 +11,7 @@ from guardian.arns import canonical
 from guardian.evaluation import EvaluationReport, evaluate
 from guardian.kinds import Kind
 from guardian.reconcile import SweepReport, reconcile
+from guardian.resource import Resource
 from guardian.runtime import Guardian
 
 
@@ -56,9 +57,9 @@ def sweep(guardian: Guardian, now: datetime, request: SweepRequest | None = None
     return SweepResult(report, evaluate(guardian, report.resources, now, complete=True))
 
 
-def scoped(guardian: Guardian, scope: Scope) -> list:
+def scoped(guardian: Guardian, scope: Scope) -> list[Resource]:
     """The resources of one space or one owner, and the records their rules look up."""
-    resources = {}
+    resources: dict[str, Resource] = {}
     if scope.space_arn:
         space_arn = canonical(scope.space_arn)
         resources |= {r.arn: r for r in guardian.inventory.by_space(space_arn)}

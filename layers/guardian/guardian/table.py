@@ -4,24 +4,29 @@ Every item has ``PK``/``SK`` and up to three overloaded index keys. A record's f
 JSON attribute (``doc``): readers never depend on DynamoDB's number types, and the stream consumer
 (notify) sees the same JSON the writer stored.
 
-==========================================  ===========================  ==============================
-access pattern                              key                          example
-==========================================  ===========================  ==============================
-resource by ARN                             PK=RES#<arn>, SK=#STATE
-resource history (state transitions)        PK=RES#<arn>, SK=HIST#<ver>
-resources of a kind / by name               GSI1 KIND#<kind>             SK=<name>#<arn>
-resources (and findings) of an owner        GSI2 OWNER#<owner>           SK=RES#<kind>#<arn>
-resources and apps of a space               GSI3 SPACE#<space arn>       SK=<kind>#<arn>
-finding by id                               PK=FINDING#<id>, SK=#STATE
-a finding's audit trail                     PK=FINDING#<id>, SK=AUDIT#<at>
-findings of a status, by its time           GSI1 FINDINGS#<status>       SK=<status time>#<id>
-findings of an owner, by detection          GSI2 OWNER#<owner>           SK=FINDING#<detected>#<id>
-findings of a week (report.py)              GSI1, each status but        resolved: SK >= <week start>
-                                            resolved, and resolved
-a week's totals (weekly.py)                 PK=REPORT#<week>, SK=#SUMMARY
-a delivered message (notify.py)             PK=DELIVERY, SK=notify#<hash>  TTL 90 days
-an owner's email subscription               PK=SUBSCRIPTION#<owner>, SK=<address>
-==========================================  ===========================  ==============================
+====================================  ==================================  ==========================  ================
+access pattern                        key                                 sort key / example          made by
+====================================  ==================================  ==========================  ================
+resource by ARN                       PK=RES#<arn>, SK=#STATE                                         resource_key
+resource history (state transitions)  PK=RES#<arn>, SK=HIST#<ver>
+resources of a kind / by name         GSI1 KIND#<kind>                    SK=<name>#<arn>             kind_partition
+resources (and findings) of an owner  GSI2 OWNER#<owner>                  SK=RES#<kind>#<arn>         owner_partition
+resources and apps of a space         GSI3 SPACE#<space arn>              SK=<kind>#<arn>             space_partition
+finding by id                         PK=FINDING#<id>, SK=#STATE                                      finding_key
+a finding's audit trail               PK=FINDING#<id>, SK=AUDIT#<at>
+findings of a status, by its time     GSI1 FINDINGS#<status>              SK=<status time>#<id>       status_partition
+findings of an owner, by detection    GSI2 OWNER#<owner>                  SK=FINDING#<detected>#<id>  owner_partition
+findings of a week (report.py)        GSI1, each status but resolved,     resolved: SK >= <week
+                                      and resolved                        start>
+a week's totals (weekly.py)           PK=REPORT#<week>, SK=#SUMMARY                                   report_key
+a delivered message (delivery.py)     PK=DELIVERY, SK=notify#<hash>       TTL 90 days                 DELIVERY_PK
+an owner's email subscription         PK=SUBSCRIPTION#<owner>,                                        subscription_key
+                                      SK=<address>
+====================================  ==================================  ==========================  ================
+
+The partition keys, and every item key, are made here (by what the last column names), so this list
+is the whole of what the table holds. The sort keys of the indexes are composed by the stores
+(guardian.dynamo_inventory, guardian.findings_store), beside the queries that rely on their order.
 
 A status partition is ordered by the time that matters for it: open by detection, notified by when the
 owner was told (remediation asks "told before T?"), snoozed by when the snooze ends, resolved by when.
@@ -29,17 +34,64 @@ owner was told (remediation asks "told before T?"), snoozed by when the snooze e
 
 from datetime import datetime, timedelta
 
+# A key or index key value, as the low-level DynamoDB client spells it.
+Key = dict[str, dict[str, str]]
+
 RESOURCE_PREFIX = "RES#"
 FINDING_PREFIX = "FINDING#"
 STATE_SK = "#STATE"
 HISTORY_PREFIX = "HIST#"
 AUDIT_PREFIX = "AUDIT#"
-INDEXES = ("GSI1", "GSI2", "GSI3")
+SUMMARY_SK = "#SUMMARY"
+# The partition of the delivery log (Powertools idempotency writes it; its SK is notify#<hash>).
+DELIVERY_PK = "DELIVERY"
 
 # Gone resources and old history stay queryable for reports, then expire by TTL.
 GONE_RETENTION = timedelta(days=90)
 HISTORY_RETENTION = timedelta(days=180)
 
 
+def item_key(pk: str, sk: str) -> Key:
+    return {"PK": {"S": pk}, "SK": {"S": sk}}
+
+
+def resource_key(arn: str) -> Key:
+    return item_key(RESOURCE_PREFIX + arn, STATE_SK)
+
+
+def finding_key(finding_id: str) -> Key:
+    return item_key(FINDING_PREFIX + finding_id, STATE_SK)
+
+
+def report_key(week: str) -> Key:
+    """A week's totals; ``week`` is the period's label (2026-W47)."""
+    return item_key(f"REPORT#{week}", SUMMARY_SK)
+
+
+def subscription_key(owner: str, address: str) -> Key:
+    """An owner's email subscription: one item per address, so a changed address subscribes again."""
+    return item_key(f"SUBSCRIPTION#{owner}", address)
+
+
+# Index partitions (the GSI<n>PK values).
+
+
+def kind_partition(kind: str) -> str:
+    return f"KIND#{kind}"
+
+
+def owner_partition(owner_key: str) -> str:
+    return f"OWNER#{owner_key}"
+
+
+def space_partition(space_arn: str) -> str:
+    return f"SPACE#{space_arn}"
+
+
+def status_partition(status: str) -> str:
+    return f"FINDINGS#{status}"
+
+
 def epoch(value: datetime) -> int:
+    """A TTL attribute's value: whole seconds since the epoch."""
     return int(value.timestamp())

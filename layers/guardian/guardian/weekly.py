@@ -10,15 +10,18 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from guardian import report_format
+from guardian import report_format, report_html
 from guardian.actual_cost import PERMISSIONS as COST_EXPLORER_PERMISSIONS
 from guardian.actual_cost import actual_cost
 from guardian.channels import Audience, DeliveryFailed
 from guardian.delivery import PERMISSIONS as DELIVERY_PERMISSIONS
 from guardian.delivery import send_once
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.report import Period, report_for
+from guardian.period import Period
+from guardian.report import report_for
+from guardian.report_document import WeeklyReport
 from guardian.runtime import Guardian
+from guardian.table import report_key
 
 PERMISSIONS = (
     *DELIVERY_PERMISSIONS,
@@ -57,7 +60,7 @@ def weekly(guardian: Guardian, now: datetime, week: str | None = None) -> Weekly
     tag = f"{settings.tag_prefix}:owner"
     actual = actual_cost(guardian.clients("ce"), period, tag) if settings.cost_explorer else None
     report = report_for(guardian.findings, period, now, names=settings.allow_private_names, actual=actual)
-    result = WeeklyResult(period.label, report["total_waste_usd"])
+    result = WeeklyResult(period.label, report.total_waste_usd)
     links: dict[str, str] = {}
     if settings.reports_bucket:
         result.objects, links = publish(guardian, report, now)
@@ -65,23 +68,24 @@ def weekly(guardian: Guardian, now: datetime, week: str | None = None) -> Weekly
     outcome = send_once(guardian, Audience(None), [(f"report#{period.label}", message)], lambda _: message, now)
     result.sent = [f"{channel}: {subject}" for channel, subject, _ in outcome.sent]
     keep_totals(guardian, report, result.objects)
-    metrics.add_metric(name="WeeklyWasteUSD", unit=MetricUnit.NoUnit, value=report["total_waste_usd"])  # dollars
-    logger.info("weekly report", extra={"period": period.label, "total": report["total_waste_usd"], **result.objects})
+    metrics.add_metric(name="WeeklyWasteUSD", unit=MetricUnit.NoUnit, value=report.total_waste_usd)  # dollars
+    logger.info("weekly report", extra={"period": period.label, "total": report.total_waste_usd, **result.objects})
     if outcome.error is not None:
         raise DeliveryFailed(f"the report for {period.label} was not delivered: {outcome.error}")
     return result
 
 
-def publish(guardian: Guardian, report: dict[str, Any], now: datetime) -> tuple[dict[str, str], dict[str, str]]:
+def publish(guardian: Guardian, report: WeeklyReport, now: datetime) -> tuple[dict[str, str], dict[str, str]]:
     """The report's files in the bucket, and presigned links to them."""
     s3, bucket = guardian.clients("s3"), guardian.settings.reports_bucket
-    label = report["period"]["label"]
+    label = report.period.label
     bodies = {
-        "html": report_format.to_html(report),
+        "html": report_html.to_html(report),
         "csv": report_format.to_csv(report),
-        "json": json.dumps(report, indent=2),
+        "json": json.dumps(report.model_dump(mode="json"), indent=2),  # json's escaping, as the CLI prints it
     }
-    objects, links = {}, {}
+    objects: dict[str, str] = {}
+    links: dict[str, str] = {}
     for kind, body in bodies.items():
         key = f"reports/{label}/studio-waste-{label}.{kind}"
         s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType=CONTENT_TYPES[kind])
@@ -93,14 +97,13 @@ def publish(guardian: Guardian, report: dict[str, Any], now: datetime) -> tuple[
     return objects, links
 
 
-def keep_totals(guardian: Guardian, report: dict[str, Any], objects: dict[str, str]) -> None:
+def keep_totals(guardian: Guardian, report: WeeklyReport, objects: dict[str, str]) -> None:
     """The week's totals under REPORT#<week>: what a dashboard or next year's review reads back."""
-    totals = {k: v for k, v in report.items() if k != "findings"} | {"objects": objects}
+    totals = report.model_dump(mode="json", exclude={"findings"}) | {"objects": objects}
     guardian.clients("dynamodb").put_item(
         TableName=guardian.settings.table_name,
         Item={
-            "PK": {"S": f"REPORT#{report['period']['label']}"},
-            "SK": {"S": "#SUMMARY"},
+            **report_key(report.period.label),
             "type": {"S": "report"},
             "doc": {"S": json.dumps(totals)},
         },

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.parser import ValidationError, parse
 from pydantic import BaseModel
 
-from guardian.arns import Location
+from guardian.arns import Location, canonical, well_formed
 from guardian.events import models as m
 from guardian.events import service
 from guardian.events.cloudtrail import TRANSLATORS, Call, creator_of
@@ -46,11 +46,40 @@ SERVICE_EVENTS: dict[tuple[str, str], tuple[type[BaseModel], Callable[[Any], lis
     ("aws.emr", "EMR Auto Scaling Policy State Change"): (m.EmrAutoScalingPolicyStateChangeEvent, _nothing),
 }
 
+# What the translators make observations of: template.yaml's EventBridge rules route exactly these to the
+# ingest function (tests/template/test_rules.py holds them equal). The API calls by eventName (from any
+# of CLOUDTRAIL_SOURCES), the service events by (source, detail-type).
+HANDLED_API_CALLS: frozenset[str] = frozenset(TRANSLATORS)
+HANDLED_SERVICE_EVENTS: frozenset[tuple[str, str]] = frozenset(
+    key for key, (_, translator) in SERVICE_EVENTS.items() if translator is not _nothing
+)
+
+
+# Why an event is rejected (InvalidEvent.reason, a log field and the dimension of nothing else):
+MALFORMED = "malformed"  # not the shape AWS sends: a field missing, of the wrong type, or not a valid value
+UNSUPPORTED = "unsupported"  # well-formed, but nothing the guardian translates
+OUT_OF_RANGE = "out-of-range"  # well-formed, but a value that cannot be true: a time before 2006 or in the future
+REASONS = (MALFORMED, UNSUPPORTED, OUT_OF_RANGE)
+
+_MAX_MESSAGE = 500
+# Pydantic error types of a value of the right shape but out of bounds (the models' own, and Field's).
+_OUT_OF_RANGE_ERRORS = {
+    m.OUT_OF_RANGE,
+    "greater_than",
+    "greater_than_equal",
+    "less_than",
+    "less_than_equal",
+    "finite_number",
+}
+
 
 class InvalidEvent(Exception):
-    """An event the guardian cannot use. ``reason`` is a short code for logs and metrics."""
+    """An event the guardian cannot use. ``reason`` is a short code for logs and metrics (:data:`REASONS`);
+    ``message`` says what is wrong, cut to a log line and printable whatever the event held."""
 
     def __init__(self, reason: str, message: str) -> None:
+        message = message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 1] + "…"
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates, escaped
         super().__init__(message)
         self.reason = reason
         self.message = message
@@ -66,15 +95,16 @@ class Translation:
 
 def translate(raw: Any) -> Translation:
     if not isinstance(raw, dict):
-        raise InvalidEvent("malformed", f"an event is a JSON object, not {type(raw).__name__}")
+        raise InvalidEvent(MALFORMED, f"an event is a JSON object, not {type(raw).__name__}")
     source, detail_type = raw.get("source"), raw.get("detail-type")
-    if detail_type == CLOUDTRAIL_DETAIL_TYPE and source in CLOUDTRAIL_SOURCES:
-        return _api_call(raw)
-    if (source, detail_type) in SERVICE_EVENTS:
-        model, translator = SERVICE_EVENTS[(source, detail_type)]
-        event = _parse(raw, model)
-        return Translation(event.id, detail_type, _guarded(translator, event))
-    raise InvalidEvent("unsupported", f"no translator for source={source!r} detail-type={detail_type!r}")
+    if isinstance(source, str) and isinstance(detail_type, str):
+        if detail_type == CLOUDTRAIL_DETAIL_TYPE and source in CLOUDTRAIL_SOURCES:
+            return _checked(_api_call(raw))
+        if (source, detail_type) in SERVICE_EVENTS:
+            model, translator = SERVICE_EVENTS[(source, detail_type)]
+            event = _parse(raw, model)
+            return _checked(Translation(event.id, detail_type, _guarded(translator, event)))
+    raise InvalidEvent(UNSUPPORTED, f"no translator for source={source!r} detail-type={detail_type!r}")
 
 
 def _api_call(raw: dict[str, Any]) -> Translation:
@@ -83,9 +113,9 @@ def _api_call(raw: dict[str, Any]) -> Translation:
     name = detail.eventName
     translation = Translation(event.id, f"cloudtrail:{name}")
     if detail.eventSource != CLOUDTRAIL_SOURCES[event.source]:
-        raise InvalidEvent("malformed", f"eventSource {detail.eventSource!r} does not match {event.source}")
+        raise InvalidEvent(MALFORMED, f"eventSource {detail.eventSource!r} does not match {event.source}")
     if name not in TRANSLATORS:
-        raise InvalidEvent("unsupported", f"no translator for API call {name}")
+        raise InvalidEvent(UNSUPPORTED, f"no translator for API call {name}")
     if detail.errorCode:
         translation.ignored = f"the call failed ({detail.errorCode}): nothing changed"
         return translation
@@ -93,13 +123,17 @@ def _api_call(raw: dict[str, Any]) -> Translation:
     try:
         params = request_model.model_validate(detail.requestParameters or {})
     except ValidationError as error:
-        raise InvalidEvent("malformed", f"{name} requestParameters: {_first_error(error)}") from error
+        raise InvalidEvent(_reason(error), f"{name} requestParameters: {_first_error(error)}") from error
+    try:
+        creator = creator_of(detail.userIdentity, name)
+    except ValueError as error:
+        raise InvalidEvent(MALFORMED, f"{name}: {error}") from error
     call = Call(
         event_id=event.id,
         name=name,
         at=detail.eventTime,
         location=Location(region=detail.awsRegion, account=detail.recipientAccountId or event.account),
-        creator=creator_of(detail.userIdentity, name),
+        creator=creator,
         response=detail.responseElements or {},
     )
     translation.observations = _guarded(translator, call, params)
@@ -110,18 +144,37 @@ def _parse(raw: dict[str, Any], model: type[BaseModel]) -> Any:
     try:
         return parse(event=raw, model=model)
     except ValidationError as error:
-        raise InvalidEvent("malformed", f"{raw.get('detail-type')}: {_first_error(error)}") from error
+        raise InvalidEvent(_reason(error), f"{raw.get('detail-type')}: {_first_error(error)}") from error
 
 
 def _guarded(translator: Callable[..., list[Observation]], *args: Any) -> list[Observation]:
     try:
         return translator(*args)
-    except (ValueError, ValidationError) as error:
-        raise InvalidEvent("malformed", str(error).splitlines()[0]) from error
+    except ValidationError as error:
+        raise InvalidEvent(_reason(error), _first_error(error)) from error
+    except ValueError as error:
+        raise InvalidEvent(MALFORMED, str(error).splitlines()[0] if str(error) else type(error).__name__) from error
+
+
+def _checked(translation: Translation) -> Translation:
+    """The last word on what a translation records: every ARN names a resource of its kind, well-formed
+    (names from requests and ARNs from responses alike), so no record is ever keyed on garbage."""
+    for observation in translation.observations:
+        for where, arn in (("ARN", observation.arn), ("api_arn", observation.fields.get("api_arn"))):
+            if arn is not None and not (isinstance(arn, str) and well_formed(canonical(arn), observation.kind)):
+                raise InvalidEvent(
+                    MALFORMED,
+                    f"{translation.name}: {where} {str(arn)[:200]!r} is not a well-formed {observation.kind} ARN",
+                )
+    return translation
+
+
+def _reason(error: ValidationError) -> str:
+    return OUT_OF_RANGE if error.errors()[0]["type"] in _OUT_OF_RANGE_ERRORS else MALFORMED
 
 
 def _first_error(error: ValidationError) -> str:
-    first = error.errors()[0]
+    first = error.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in first["loc"]) or "event"
     return f"{where}: {first['msg']}"
 
@@ -129,9 +182,13 @@ def _first_error(error: ValidationError) -> str:
 def from_cloudtrail_record(record: dict[str, Any]) -> dict[str, Any]:
     """Wrap a CloudTrail log record (from a trail's S3 files or event history) as the EventBridge
     event it would have been, so history can be replayed through the same path."""
+    if not isinstance(record, dict):
+        raise InvalidEvent(MALFORMED, f"a CloudTrail record is a JSON object, not {type(record).__name__}")
     service_name = str(record.get("eventSource", "")).split(".", 1)[0]
-    identity = record.get("userIdentity") or {}
-    event_id = record.get("eventID") or str(uuid.uuid5(uuid.NAMESPACE_URL, str(record.get("requestID"))))
+    identity = record.get("userIdentity")
+    identity = identity if isinstance(identity, dict) else {}
+    request_id = str(record.get("requestID")).encode("utf-8", "backslashreplace").decode("utf-8")
+    event_id = record.get("eventID") or str(uuid.uuid5(uuid.NAMESPACE_URL, request_id))
     return {
         "version": "0",
         "id": event_id,

@@ -3,13 +3,13 @@
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from guardian.arns import Location, canonical
-from guardian.events import models as m
+from guardian.arns import NAME, Location, canonical, kind_of, parse
 from guardian.aws_fields import dig, emr_group_key, profile_role, space_facts, tag_map
+from guardian.events import models as m
 from guardian.kinds import Kind
 from guardian.resource import Creator, Observation
 
@@ -36,7 +36,7 @@ class Call:
             **extra,
         )
 
-    def created(self, arn: str, kind: Kind, fields: dict[str, Any], tags: Any = None, **extra: Any):
+    def created(self, arn: str, kind: Kind, fields: dict[str, Any], tags: Any = None, **extra: Any) -> Observation:
         """A Create* call: the caller is the creator, and the response names the resource."""
         base = {"created_at": self.at, "creator": self.creator, "api_arn": arn}
         return self.observe(arn, kind, base | fields, tags=tag_map(tags) if tags else None, **extra)
@@ -45,16 +45,28 @@ class Call:
         return self.observe(arn, kind, {"state": state, "deleted_at": self.at, **fields})
 
     def response_arn(self, key: str, fallback: str) -> str:
-        """The ARN as the service returned it (kept for API calls); the inventory key is canonical."""
-        return dig(self.response, key) or fallback
+        """The ARN as the service returned it (kept for API calls); the inventory key is canonical.
+        A response that names no such ARN falls back to the one built from the request; one that names
+        something else than a resource of the same kind is a malformed event."""
+        given = dig(self.response, key)
+        if given is None:
+            return fallback
+        if not (isinstance(given, str) and kind_of(given) is not None and kind_of(given) is kind_of(fallback)):
+            raise ValueError(f"responseElements.{key} {str(given)[:200]!r} is not the ARN of a {kind_of(fallback)}")
+        return given
 
 
-Translator = Callable[[Call, dict[str, Any]], list[Observation]]
+Request = TypeVar("Request", bound=BaseModel)
+Translator = Callable[[Call, Any], list[Observation]]  # takes the call and its parsed request parameters
 TRANSLATORS: dict[str, tuple[type[BaseModel], Translator]] = {}
 
 
-def translates(*names: str, request: type[BaseModel]):
-    def register(translator: Translator) -> Translator:
+def translates(
+    *names: str, request: type[Request]
+) -> Callable[[Callable[[Call, Request], list[Observation]]], Callable[[Call, Request], list[Observation]]]:
+    def register(
+        translator: Callable[[Call, Request], list[Observation]],
+    ) -> Callable[[Call, Request], list[Observation]]:
         for name in names:
             TRANSLATORS[name] = (request, translator)
         return translator
@@ -97,7 +109,7 @@ def _space(call: Call, params: m.SpaceRequest) -> list[Observation]:
 def _app(call: Call, params: m.AppRequest) -> list[Observation]:
     holder = params.spaceName or params.userProfileName or ""
     arn = call.location.app(params.domainId, holder, params.appType, params.appName)
-    base = {"name": params.appName, "domain_id": params.domainId, "app_type": params.appType}
+    base: dict[str, str | None] = {"name": params.appName, "domain_id": params.domainId, "app_type": params.appType}
     base |= {"studio_space": params.spaceName} if params.spaceName else {"studio_owner": params.userProfileName}
     if call.name == "DeleteApp":
         return [call.gone(arn, Kind.APP, "Deleting", **base)]
@@ -190,6 +202,8 @@ def _run_job_flow(call: Call, params: m.RunJobFlowRequest) -> list[Observation]:
     cluster_id = dig(call.response, "jobFlowId")
     if not cluster_id:
         raise ValueError("RunJobFlow response has no jobFlowId")
+    if not (isinstance(cluster_id, str) and NAME.fullmatch(cluster_id)):
+        raise ValueError(f"responseElements.jobFlowId {str(cluster_id)[:200]!r} is not a cluster id")
     arn = call.response_arn("clusterArn", call.location.emr_cluster(cluster_id))
     fields: dict[str, Any] = {"name": params.name, "state": "STARTING"}
     policy = params.autoTerminationPolicy
@@ -230,6 +244,11 @@ def _terminate_job_flows(call: Call, params: m.TerminateJobFlowsRequest) -> list
 
 
 def creator_of(identity: m.UserIdentity, event_name: str) -> Creator:
+    """Who made the call. The identity's ARNs are evidence of the owner: ones that are no ARN (a
+    placeholder, a cut-off value) make the event malformed rather than a record with false evidence."""
+    for where, arn in (("arn", identity.arn), ("sessionContext.sessionIssuer.arn", identity.role_arn)):
+        if arn is not None and parse(arn) is None:
+            raise ValueError(f"userIdentity.{where} {arn[:200]!r} is not an ARN")
     return Creator(
         source_identity=identity.source_identity,
         role_arn=identity.role_arn,

@@ -1,16 +1,28 @@
 """Pydantic models of the events the guardian consumes, built on Powertools' EventBridge model.
 
-They accept AWS's samples exactly as printed (see ../shared/reference/aws-events): endpoint statuses in
+They accept AWS's samples exactly as printed (tests/fixtures/aws-reference holds them): endpoint statuses in
 UPPER_SNAKE, epoch-millisecond times (numbers, or strings in the envelope), EMR's JSON-in-a-string
 ``stateChangeReason`` with an empty code, and EMR instance counts as strings.
+
+Every value the guardian keeps is bounded here, so a bad one is a rejected event rather than a crash
+further on or a garbage record: names are names AWS would accept, ARNs are ARNs, counts are counts,
+text is printable and of a sane length (prose is cut to fit), and times lie between 2006 and a few
+minutes from now (:func:`guardian.clock.implausible`). A time out of bounds fails with the error type
+:data:`OUT_OF_RANGE`, which the event path reports as its own reason.
 """
 
 import json
-from datetime import datetime
-from typing import Any, Literal
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from guardian import arns, clock
+from guardian.aws_fields import dig, space_facts
+from guardian.kinds import Kind
 
 _ENDPOINT_STATUSES = (
     "OutOfService",
@@ -30,6 +42,131 @@ _ENDPOINT_STATUS_BY_EVENT_SPELLING = {
 EmrClusterState = Literal[
     "STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS"
 ]
+EmrRole = Literal["MASTER", "CORE", "TASK"]
+EmrMarket = Literal["ON_DEMAND", "SPOT"]
+
+# --- bounded values ------------------------------------------------------------------------------
+
+OUT_OF_RANGE = "out_of_range"  # the pydantic error type of a value of the right shape that cannot be true
+
+MAX_COUNT = 100_000  # instances in a group, variant or cluster
+MAX_LIST = 100  # instance groups, variants, job flows in one event (AWS allows far fewer)
+MAX_TAGS = 100  # AWS allows 50 user tags per resource, plus its own
+MAX_PROSE = 1024  # free text (a failure reason) is cut to this length, not rejected for it
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")  # control characters, lone surrogates
+_UNPRINTABLE_PROSE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # prose may break lines
+_INSTANCE_TYPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", re.ASCII)
+
+
+def _printable(value: str) -> str:
+    if _UNPRINTABLE.search(value):
+        raise ValueError("has a control character or a lone surrogate")
+    return value
+
+
+def _label(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is blank")
+    return _printable(value)
+
+
+def _name(value: str) -> str:
+    if not arns.NAME.fullmatch(value):
+        raise ValueError("is not a name AWS accepts (letters, digits, '-', '.', '_'; at most 256 characters)")
+    return value
+
+
+def _instance_type(value: str) -> str:
+    if not _INSTANCE_TYPE.fullmatch(value):
+        raise ValueError("is not an instance type")
+    return value
+
+
+def _arn(value: str) -> str:
+    if arns.parse(value) is None:
+        raise ValueError("is not an ARN")
+    return value
+
+
+def _arn_like(value: str) -> str:
+    if not value.startswith("arn:"):
+        raise ValueError("is not an ARN")
+    return _printable(value)
+
+
+def _region(value: str) -> str:
+    if not re.fullmatch(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}", value, re.ASCII):
+        raise ValueError("is not an AWS region")
+    return value
+
+
+def _account(value: str) -> str:
+    if not re.fullmatch(r"\d{12}", value, re.ASCII):
+        raise ValueError("is not a 12-digit AWS account id")
+    return value
+
+
+def _cut(value: Any) -> Any:
+    return value[:MAX_PROSE] if isinstance(value, str) else value
+
+
+def _prose(value: str) -> str:
+    if _UNPRINTABLE_PROSE.search(value):
+        raise ValueError("has a control character or a lone surrogate")
+    return value
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("is a boolean, not a number")
+    return value
+
+
+def _plausible(moment: datetime) -> datetime:
+    why = clock.implausible(moment)
+    if why:
+        raise PydanticCustomError(OUT_OF_RANGE, "{moment} {why}", {"moment": moment.isoformat()[:40], "why": why})
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+Text = Annotated[str, Field(max_length=256), AfterValidator(_printable)]  # codes, states, identities
+Label = Annotated[str, Field(max_length=256), AfterValidator(_label)]  # free-form names
+Prose = Annotated[str, BeforeValidator(_cut), AfterValidator(_prose)]
+Name = Annotated[str, AfterValidator(_name)]  # a SageMaker name or id, an EMR cluster id: a part of an ARN
+InstanceType = Annotated[str, AfterValidator(_instance_type)]
+Arn = Annotated[str, AfterValidator(_arn)]
+# An identity's ARN, as read: the translators accept only a syntactically valid one (creator_of).
+IdentityArn = Annotated[str, Field(max_length=arns.MAX_LENGTH), AfterValidator(_arn_like)]
+Region = Annotated[str, AfterValidator(_region)]
+Account = Annotated[str, AfterValidator(_account)]
+EventId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_printable)]
+EventTime = Annotated[datetime, AfterValidator(_plausible)]
+Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=MAX_COUNT)]
+FractionalCount = Annotated[float, BeforeValidator(_not_bool), Field(ge=0, le=MAX_COUNT, allow_inf_nan=False)]
+TagKey = Annotated[str, Field(min_length=1, max_length=128), AfterValidator(_printable)]
+TagValue = Annotated[str, Field(max_length=256), AfterValidator(_printable)]
+
+
+def _tags(tags: Any) -> Any:
+    """Tags as AWS sends them: a map, or a list of ``{"Key","Value"}`` (``{"key","value"}`` in CloudTrail)."""
+    if tags is None:
+        return None
+    if isinstance(tags, dict):
+        pairs = list(tags.items())
+    elif isinstance(tags, list) and all(isinstance(tag, dict) for tag in tags):
+        pairs = [(dig(tag, "Key"), dig(tag, "Value")) for tag in tags]
+        pairs = [(key, "" if value is None else value) for key, value in pairs]
+    else:
+        raise ValueError("tags are a map or a list of Key/Value pairs")
+    if len(pairs) > MAX_TAGS:
+        raise ValueError(f"more than {MAX_TAGS} tags")
+    for key, value in pairs:
+        if not (isinstance(key, str) and 1 <= len(key) <= 128 and not _UNPRINTABLE.search(key)):
+            raise ValueError("a tag key is not 1-128 printable characters")
+        if not (isinstance(value, str) and len(value) <= 256 and not _UNPRINTABLE.search(value)):
+            raise ValueError(f"tag {key!r} has a value that is not up to 256 printable characters")
+    return tags
 
 
 class _Lenient(BaseModel):
@@ -38,24 +175,33 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+class _Envelope(EventBridgeModel):
+    """The EventBridge envelope, bounded: the id names observations, region and account build ARNs."""
+
+    id: EventId
+    account: Account
+    region: Region
+    time: EventTime
+
+
 # --- CloudTrail: "AWS API Call via CloudTrail" ------------------------------------------------------
 
 
 class SessionIssuer(_Lenient):
-    type: str | None = None
-    arn: str | None = None
+    type: Text | None = None
+    arn: IdentityArn | None = None
     userName: str | None = None
 
 
 class SessionContext(_Lenient):
     sessionIssuer: SessionIssuer | None = None
-    sourceIdentity: str | None = None
+    sourceIdentity: Annotated[Text, Field(min_length=1, max_length=64)] | None = None
 
 
 class UserIdentity(_Lenient):
     type: str | None = None
     principalId: str | None = None
-    arn: str | None = None
+    arn: IdentityArn | None = None
     accountId: str | None = None
     sessionContext: SessionContext | None = None
     invokedBy: str | None = None
@@ -74,19 +220,19 @@ class UserIdentity(_Lenient):
 class CloudTrailDetail(_Lenient):
     eventVersion: str | None = None
     userIdentity: UserIdentity
-    eventTime: datetime
-    eventSource: str
-    eventName: str
-    awsRegion: str
+    eventTime: EventTime
+    eventSource: Text
+    eventName: Annotated[Text, Field(max_length=128)]
+    awsRegion: Region
     requestParameters: dict[str, Any] | None = None
     responseElements: dict[str, Any] | None = None
-    errorCode: str | None = None
+    errorCode: Text | None = None
     errorMessage: str | None = None
     eventID: str | None = None
-    recipientAccountId: str | None = None
+    recipientAccountId: Account | None = None
 
 
-class CloudTrailEvent(EventBridgeModel):
+class CloudTrailEvent(_Envelope):
     detail: CloudTrailDetail
 
 
@@ -94,23 +240,23 @@ class CloudTrailEvent(EventBridgeModel):
 
 
 class VariantState(_Lenient):
-    VariantName: str | None = None
-    CurrentInstanceCount: float | None = None
-    DesiredInstanceCount: float | None = None
+    VariantName: Name | None = None
+    CurrentInstanceCount: FractionalCount | None = None
+    DesiredInstanceCount: FractionalCount | None = None
     CurrentWeight: float | None = None
     DesiredWeight: float | None = None
 
 
 class EndpointDetail(_Lenient):
-    EndpointName: str
-    EndpointArn: str
-    EndpointConfigName: str | None = None
-    ProductionVariants: list[VariantState] = Field(default_factory=list)
+    EndpointName: Name
+    EndpointArn: Arn
+    EndpointConfigName: Name | None = None
+    ProductionVariants: list[VariantState] = Field(default_factory=list, max_length=MAX_LIST)
     EndpointStatus: str
-    CreationTime: datetime | None = None
-    LastModifiedTime: datetime | None = None
-    Tags: dict[str, str] = Field(default_factory=dict)
-    FailureReason: str | None = None
+    CreationTime: EventTime | None = None
+    LastModifiedTime: EventTime | None = None
+    Tags: Annotated[dict[str, str], BeforeValidator(_tags)] = Field(default_factory=dict)
+    FailureReason: Prose | None = None
 
     @field_validator("EndpointStatus")
     @classmethod
@@ -118,13 +264,13 @@ class EndpointDetail(_Lenient):
         """Events say IN_SERVICE where the API says InService: store the API's spelling."""
         if status in _ENDPOINT_STATUSES:
             return status
-        api = _ENDPOINT_STATUS_BY_EVENT_SPELLING.get(status.replace("_", "").upper())
+        api = _ENDPOINT_STATUS_BY_EVENT_SPELLING.get(status[:64].replace("_", "").upper())
         if api is None:
-            raise ValueError(f"unknown EndpointStatus {status!r}")
+            raise ValueError(f"unknown EndpointStatus {status[:64]!r}")
         return api
 
 
-class EndpointStateChangeEvent(EventBridgeModel):
+class EndpointStateChangeEvent(_Envelope):
     detail: EndpointDetail
 
 
@@ -132,45 +278,48 @@ class EndpointStateChangeEvent(EventBridgeModel):
 
 
 class StateChangeReason(_Lenient):
-    code: str = ""
-    message: str | None = None
+    code: Annotated[Text, Field(max_length=64)] = ""
+    message: Prose | None = None
 
 
 class EmrClusterStateDetail(_Lenient):
-    clusterId: str
-    name: str | None = None
+    clusterId: Name
+    name: Label | None = None
     state: EmrClusterState
     stateChangeReason: StateChangeReason = Field(default_factory=StateChangeReason)
-    message: str | None = None
+    message: Prose | None = None
     severity: str | None = None
 
     @field_validator("stateChangeReason", mode="before")
     @classmethod
     def _json_in_a_string(cls, value: Any) -> Any:
         if isinstance(value, str):
+            if len(value) > 4 * MAX_PROSE:
+                raise ValueError("stateChangeReason is too long to be a reason")
             try:
                 return json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as error:
-                raise ValueError(f"stateChangeReason is not JSON: {error.msg}") from error
+            except (json.JSONDecodeError, RecursionError) as error:
+                message = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deep"
+                raise ValueError(f"stateChangeReason is not JSON: {message}") from error
         return value
 
 
-class EmrClusterStateChangeEvent(EventBridgeModel):
+class EmrClusterStateChangeEvent(_Envelope):
     detail: EmrClusterStateDetail
 
 
 class EmrInstanceGroupDetail(_Lenient):
-    clusterId: str
-    instanceGroupId: str
-    instanceGroupType: Literal["MASTER", "CORE", "TASK"] | None = None
-    instanceType: str | None = None
-    market: str | None = None
-    requestedInstanceCount: int | None = None
-    runningInstanceCount: int | None = None
-    state: str
+    clusterId: Name
+    instanceGroupId: Name
+    instanceGroupType: EmrRole | None = None
+    instanceType: InstanceType | None = None
+    market: EmrMarket | None = None
+    requestedInstanceCount: Count | None = None
+    runningInstanceCount: Count | None = None
+    state: Text
 
 
-class EmrInstanceGroupStateChangeEvent(EventBridgeModel):
+class EmrInstanceGroupStateChangeEvent(_Envelope):
     detail: EmrInstanceGroupDetail
 
 
@@ -180,7 +329,7 @@ class EmrStepDetail(_Lenient):
     state: str
 
 
-class EmrStepStatusChangeEvent(EventBridgeModel):
+class EmrStepStatusChangeEvent(_Envelope):
     detail: EmrStepDetail
 
 
@@ -190,7 +339,7 @@ class EmrAutoScalingDetail(_Lenient):
     state: str
 
 
-class EmrAutoScalingPolicyStateChangeEvent(EventBridgeModel):
+class EmrAutoScalingPolicyStateChangeEvent(_Envelope):
     detail: EmrAutoScalingDetail
 
 
@@ -198,94 +347,142 @@ class EmrAutoScalingPolicyStateChangeEvent(EventBridgeModel):
 
 
 class Tagged(_Lenient):
-    tags: list[dict[str, Any]] | dict[str, Any] | None = None
+    tags: Annotated[list[dict[str, Any]] | dict[str, Any] | None, BeforeValidator(_tags)] = None
 
 
 class ResourceSpec(_Lenient):
-    instanceType: str | None = None
+    instanceType: InstanceType | None = None
 
 
 class AppRequest(Tagged):
-    domainId: str
-    userProfileName: str | None = None
-    spaceName: str | None = None
-    appType: str
-    appName: str
+    domainId: Name
+    userProfileName: Name | None = None
+    spaceName: Name | None = None
+    appType: Name
+    appName: Name
     resourceSpec: ResourceSpec | None = None
+
+    @model_validator(mode="after")
+    def _has_a_holder(self) -> "AppRequest":
+        if not (self.spaceName or self.userProfileName):
+            raise ValueError("an app belongs to a space (spaceName) or a user profile (userProfileName)")
+        return self
 
 
 class OwnershipSettings(_Lenient):
-    ownerUserProfileName: str | None = None
+    ownerUserProfileName: Name | None = None
 
 
 class SpaceSharingSettings(_Lenient):
     sharingType: Literal["Private", "Shared"] | None = None
 
 
+_MAX_IDLE_MINUTES = 525_600  # SageMaker's longest idle shutdown: a year
+_MAX_STORAGE_GB = 16_384  # SageMaker's largest space volume
+
+
+def _space_settings(settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the guardian reads of SpaceSettings (:func:`guardian.aws_fields.space_facts`), checked."""
+    if settings is None:
+        return None
+    app_type = dig(settings, "AppType")
+    if app_type is not None and not (isinstance(app_type, str) and arns.NAME.fullmatch(app_type)):
+        raise ValueError("spaceSettings.appType is not an app type")
+    try:
+        facts = space_facts(settings)
+    except (TypeError, ValueError, OverflowError) as error:
+        raise ValueError(f"spaceSettings: {str(error)[:100]}") from error
+    instance_type = facts.get("instance_type")
+    if instance_type is not None and not (isinstance(instance_type, str) and _INSTANCE_TYPE.fullmatch(instance_type)):
+        raise ValueError("spaceSettings: the default instance type is not an instance type")
+    bounds = {"idle_timeout_minutes": _MAX_IDLE_MINUTES, "storage_gb": _MAX_STORAGE_GB}
+    for fact, most in bounds.items():
+        if fact in facts and not 1 <= facts[fact] <= most:
+            message = "spaceSettings: {fact} {value} is not within 1-{most}"
+            raise PydanticCustomError(OUT_OF_RANGE, message, {"fact": fact, "value": facts[fact], "most": most})
+    return settings
+
+
+def _user_settings(settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    role = dig(settings, "ExecutionRole")
+    if role is not None and not (isinstance(role, str) and (parsed := arns.parse(role)) and parsed.service == "iam"):
+        raise ValueError("userSettings.executionRole is not an IAM role ARN")
+    return settings
+
+
 class SpaceRequest(Tagged):
-    domainId: str
-    spaceName: str
-    spaceSettings: dict[str, Any] | None = None
+    domainId: Name
+    spaceName: Name
+    spaceSettings: Annotated[dict[str, Any] | None, AfterValidator(_space_settings)] = None
     ownershipSettings: OwnershipSettings | None = None
     spaceSharingSettings: SpaceSharingSettings | None = None
 
 
 class UserProfileRequest(Tagged):
-    domainId: str
-    userProfileName: str
-    userSettings: dict[str, Any] | None = None
+    domainId: Name
+    userProfileName: Name
+    userSettings: Annotated[dict[str, Any] | None, AfterValidator(_user_settings)] = None
 
 
 class EndpointRequest(Tagged):
-    endpointName: str
-    endpointConfigName: str | None = None
+    endpointName: Name
+    endpointConfigName: Name | None = None
+
+
+def _cluster(value: str) -> str:
+    """HyperPod calls name a cluster by its name or by its ARN."""
+    if value.startswith("arn:"):
+        if arns.kind_of(value) is not Kind.HYPERPOD_CLUSTER:
+            raise ValueError("is not a HyperPod cluster ARN")
+        return value
+    return _name(value)
 
 
 class HyperPodInstanceGroup(_Lenient):
-    instanceGroupName: str
-    instanceType: str | None = None
-    instanceCount: int | None = None
+    instanceGroupName: Name
+    instanceType: InstanceType | None = None
+    instanceCount: Count | None = None
 
 
 class HyperPodRequest(Tagged):
-    clusterName: str
-    instanceGroups: list[HyperPodInstanceGroup] = Field(default_factory=list)
+    clusterName: Annotated[str, AfterValidator(_cluster)]
+    instanceGroups: list[HyperPodInstanceGroup] = Field(default_factory=list, max_length=MAX_LIST)
 
 
 class MlflowRequest(Tagged):
-    trackingServerName: str
-    trackingServerSize: str | None = None
+    trackingServerName: Name
+    trackingServerSize: Name | None = None
 
 
 class NotebookInstanceRequest(Tagged):
-    notebookInstanceName: str
-    instanceType: str | None = None
+    notebookInstanceName: Name
+    instanceType: InstanceType | None = None
 
 
 class EmrInstanceGroupConfig(_Lenient):
-    name: str | None = None
-    instanceRole: str
-    instanceType: str
-    instanceCount: int
-    market: str | None = None
+    name: Label | None = None
+    instanceRole: EmrRole
+    instanceType: InstanceType
+    instanceCount: Count
+    market: EmrMarket | None = None
 
 
 class EmrInstances(_Lenient):
-    masterInstanceType: str | None = None
-    slaveInstanceType: str | None = None
-    instanceCount: int | None = None
-    instanceGroups: list[EmrInstanceGroupConfig] = Field(default_factory=list)
+    masterInstanceType: InstanceType | None = None
+    slaveInstanceType: InstanceType | None = None
+    instanceCount: Count | None = None
+    instanceGroups: list[EmrInstanceGroupConfig] = Field(default_factory=list, max_length=MAX_LIST)
 
 
 class AutoTerminationPolicy(_Lenient):
-    idleTimeout: int | None = None
+    idleTimeout: Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=31_536_000)] | None = None
 
 
 class RunJobFlowRequest(Tagged):
-    name: str
+    name: Label
     instances: EmrInstances = Field(default_factory=EmrInstances)
     autoTerminationPolicy: AutoTerminationPolicy | None = None
 
 
 class TerminateJobFlowsRequest(_Lenient):
-    jobFlowIds: list[str] = Field(min_length=1)
+    jobFlowIds: list[Name] = Field(min_length=1, max_length=MAX_LIST)

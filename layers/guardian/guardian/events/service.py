@@ -3,8 +3,8 @@
 from typing import Any
 
 from guardian.arns import Location
-from guardian.events import models as m
 from guardian.aws_fields import emr_group_key
+from guardian.events import models as m
 from guardian.kinds import Kind, is_gone
 from guardian.resource import Observation
 

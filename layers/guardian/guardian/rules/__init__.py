@@ -1,18 +1,18 @@
-"""The rule catalogue (DESIGN.md): one module per rule, thresholds in each rule's config."""
+"""The rule catalogue: one module per rule, each carrying its thresholds, title and IAM needs."""
 
 from collections.abc import Iterable, Mapping
 
-from pydantic import ConfigDict, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from guardian.rules.base import Detection, Rule, RuleContext
-from guardian.rules.idle_emr_cluster import IdleEmrCluster
-from guardian.rules.idle_endpoint import IdleEndpoint
-from guardian.rules.long_running_app import LongRunningApp
-from guardian.rules.orphaned_resource import OrphanedResource
-from guardian.rules.stale_space_storage import StaleSpaceStorage
-from guardian.rules.unattributed_resource import UnattributedResource
+from guardian.rules.base import AnyRule, Detection, Rule, RuleContext
+from guardian.rules.idle_emr_cluster import IdleEmrCluster, IdleEmrClusterConfig
+from guardian.rules.idle_endpoint import IdleEndpoint, IdleEndpointConfig
+from guardian.rules.long_running_app import LongRunningApp, LongRunningAppConfig
+from guardian.rules.orphaned_resource import OrphanedResource, OrphanedResourceConfig
+from guardian.rules.stale_space_storage import StaleSpaceStorage, StaleSpaceStorageConfig
+from guardian.rules.unattributed_resource import UnattributedResource, UnattributedResourceConfig
 
-RULES: tuple[type[Rule], ...] = (
+RULES: tuple[type[AnyRule], ...] = (
     OrphanedResource,
     IdleEndpoint,
     IdleEmrCluster,
@@ -20,16 +20,21 @@ RULES: tuple[type[Rule], ...] = (
     UnattributedResource,
     StaleSpaceStorage,
 )
-
-_RulesConfigBase = create_model(
-    "_RulesConfigBase",
-    __config__=ConfigDict(extra="forbid", frozen=True),
-    **{rule.key(): (rule.Config, rule.Config()) for rule in RULES},
-)
+RULES_BY_NAME: Mapping[str, type[AnyRule]] = {rule.name: rule for rule in RULES}
 
 
-class RulesConfig(_RulesConfigBase):
-    """Every rule's thresholds: `orphaned_resource.grace_minutes`, `idle_endpoint.lookback_hours`, ..."""
+class RulesConfig(BaseModel):
+    """Every rule's thresholds: `orphaned_resource.grace_minutes`, `idle_endpoint.lookback_hours`, ...
+    One field per rule, named by its key() (a test holds them to RULES)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    orphaned_resource: OrphanedResourceConfig = Field(default_factory=OrphanedResourceConfig)
+    idle_endpoint: IdleEndpointConfig = Field(default_factory=IdleEndpointConfig)
+    idle_emr_cluster: IdleEmrClusterConfig = Field(default_factory=IdleEmrClusterConfig)
+    long_running_app: LongRunningAppConfig = Field(default_factory=LongRunningAppConfig)
+    unattributed_resource: UnattributedResourceConfig = Field(default_factory=UnattributedResourceConfig)
+    stale_space_storage: StaleSpaceStorageConfig = Field(default_factory=StaleSpaceStorageConfig)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "RulesConfig":
@@ -58,8 +63,8 @@ class RulesConfig(_RulesConfigBase):
             first = error.errors()[0]
             raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from error
 
-    def rules(self) -> list[Rule]:
+    def rules(self) -> list[AnyRule]:
         return [rule(getattr(self, rule.key())) for rule in RULES]
 
 
-__all__ = ["RULES", "Detection", "Rule", "RuleContext", "RulesConfig"]
+__all__ = ["RULES", "RULES_BY_NAME", "AnyRule", "Detection", "Rule", "RuleContext", "RulesConfig"]

@@ -1,11 +1,14 @@
 """What every rule is: a name, the kinds it looks at, thresholds in a pydantic config with defaults,
 the IAM actions it needs (declared here, beside the code; template.yaml must grant them), the metrics it
-wants fetched in bulk, and a pure ``evaluate`` that says whether one resource is waste, since when, and why."""
+wants fetched in bulk, and a pure ``evaluate`` that says whether one resource is waste, since when, and why.
+
+A rule also carries what the rest of the guardian needs to know about its findings: the word messages
+call them by, whether remediation may act on them, and whether they group by space in a message."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,14 +38,24 @@ class RuleContext:
     metrics: dict[str, Datapoints] = field(default_factory=dict)
 
 
-class Rule:
-    name: ClassVar[str]
-    Config: ClassVar[type[RuleConfig]]
-    kinds: ClassVar[frozenset[Kind]]
-    permissions: ClassVar[tuple[str, ...]] = ()
+ConfigT = TypeVar("ConfigT", bound=RuleConfig)
 
-    def __init__(self, config: RuleConfig | None = None) -> None:
-        self.config = config or self.Config()
+
+class Rule(Generic[ConfigT]):
+    """One rule. A subclass is ``class IdleEndpoint(Rule[IdleEndpointConfig])`` with ``Config =
+    IdleEndpointConfig``, so ``self.config.lookback_hours`` is typed."""
+
+    name: ClassVar[str]  # "orphaned-resource": the finding's rule, and (as key()) its configuration key
+    adjective: ClassVar[str]  # what a message calls its findings: "Orphaned endpoint fraud-xgb"
+    Config: type[ConfigT]  # its thresholds, with defaults
+    kinds: ClassVar[frozenset[Kind]]  # the kinds of resource it looks at
+    permissions: ClassVar[tuple[str, ...]] = ()  # IAM actions it needs (the sweep function's grant)
+    remediable: ClassVar[bool] = False  # whether remediation may act on its findings (remediation.py)
+    # Whether several of its findings in one space read as "N resources billing after <space> stopped".
+    groups_by_space: ClassVar[bool] = False
+
+    def __init__(self, config: ConfigT | None = None) -> None:
+        self.config: ConfigT = config or self.Config()
 
     @classmethod
     def key(cls) -> str:
@@ -54,6 +67,9 @@ class Rule:
 
     def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
         raise NotImplementedError
+
+
+AnyRule = Rule[Any]  # a rule of whichever config, as the registry and the evaluation hold them
 
 
 def iso(value: datetime | None) -> str | None:

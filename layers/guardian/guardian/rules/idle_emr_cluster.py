@@ -3,6 +3,7 @@ and tracks YARN only, so several consecutive 1s are needed), or RUNNING/WAITING 
 policy. The finding says which."""
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import Field
 
@@ -16,15 +17,18 @@ POINT_MINUTES = 5
 
 
 class IdleEmrClusterConfig(RuleConfig):
-    idle_minutes: int = Field(30, ge=POINT_MINUTES * 2)
+    idle_minutes: int = Field(default=30, ge=POINT_MINUTES * 2)
     require_auto_termination: bool = True
 
 
-class IdleEmrCluster(Rule):
+class IdleEmrCluster(Rule[IdleEmrClusterConfig]):
     name = "idle-emr-cluster"
+    adjective = "Idle"
     Config = IdleEmrClusterConfig
     kinds = frozenset({Kind.EMR_CLUSTER})
     permissions = ("cloudwatch:GetMetricData",)
+    remediable = True
+    groups_by_space = True
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         end = now.replace(second=0, microsecond=0)
@@ -53,7 +57,7 @@ class IdleEmrCluster(Rule):
         points = context.metrics.get(resource.arn, [])
         run = _trailing_idle(points)
         no_policy = self._policy_known(resource) and resource.auto_termination_idle_seconds is None
-        evidence = {"auto_termination_policy": _policy(resource), "state": resource.state}
+        evidence: dict[str, Any] = {"auto_termination_policy": _policy(resource), "state": resource.state}
         if resource.state == "WAITING" and len(run) * POINT_MINUTES >= self.config.idle_minutes:
             evidence |= {
                 "reason": "idle",
@@ -76,7 +80,9 @@ class IdleEmrCluster(Rule):
     @staticmethod
     def _policy_known(resource: Resource) -> bool:
         # Known from the sweep (GetAutoTerminationPolicy) or the launch request the guardian saw.
-        return resource.described_at is not None or (resource.creator and resource.creator.event_name == "RunJobFlow")
+        return resource.described_at is not None or bool(
+            resource.creator and resource.creator.event_name == "RunJobFlow"
+        )
 
 
 def _trailing_idle(points: list[tuple[datetime, float]]) -> list[tuple[datetime, float]]:

@@ -13,14 +13,17 @@ from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso
 
 
 class IdleEndpointConfig(RuleConfig):
-    lookback_hours: int = Field(24, ge=1, le=24 * 14)
+    lookback_hours: int = Field(default=24, ge=1, le=24 * 14)
 
 
-class IdleEndpoint(Rule):
+class IdleEndpoint(Rule[IdleEndpointConfig]):
     name = "idle-endpoint"
+    adjective = "Idle"
     Config = IdleEndpointConfig
     kinds = frozenset({Kind.ENDPOINT})
     permissions = ("cloudwatch:GetMetricData",)
+    remediable = True
+    groups_by_space = True
 
     def window(self, now: datetime) -> tuple[datetime, datetime]:
         end = now.replace(second=0, microsecond=0)

@@ -15,13 +15,15 @@ IDLE_SHUTDOWN_APP_TYPES = {"JupyterLab", "CodeEditor"}  # the only ones with bui
 
 
 class LongRunningAppConfig(RuleConfig):
-    limit_hours: int = Field(12, ge=1)
+    limit_hours: int = Field(default=12, ge=1)
 
 
-class LongRunningApp(Rule):
+class LongRunningApp(Rule[LongRunningAppConfig]):
     name = "long-running-app"
+    adjective = "Long-running"
     Config = LongRunningAppConfig
     kinds = frozenset({Kind.APP})
+    remediable = True
 
     def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
         if resource.state != "InService" or resource.app_type not in BILLED_APP_TYPES or not resource.created_at:

@@ -2,6 +2,7 @@
 owner's profile was deleted. The rule no other tool has: stopping a space stops only its own instance."""
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -11,13 +12,16 @@ from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso, v
 
 
 class OrphanedResourceConfig(RuleConfig):
-    grace_minutes: int = Field(30, ge=0, description="a quick restart of the space is not an alarm")
+    grace_minutes: int = Field(default=30, ge=0, description="a quick restart of the space is not an alarm")
 
 
-class OrphanedResource(Rule):
+class OrphanedResource(Rule[OrphanedResourceConfig]):
     name = "orphaned-resource"
+    adjective = "Orphaned"
     Config = OrphanedResourceConfig
     kinds = BILLABLE_OUTSIDE_SPACE
+    remediable = True
+    groups_by_space = True
 
     def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
         if not is_billing(resource.kind, resource.state) or resource.serverless or resource.instance_count == 0:
@@ -25,15 +29,19 @@ class OrphanedResource(Rule):
         found = self._abandoned_since(resource, context)
         if found is None:
             return None
-        since, reason, evidence = found
-        since = max(since, resource.created_at or since)
+        at, reason, evidence = found
+        if at is None:  # a rule that cannot say since when cannot judge (the evaluation logs it)
+            raise ValueError(f"no time known for: {reason}")
+        since = max(at, resource.created_at or at)
         if (context.now - since).total_seconds() < self.config.grace_minutes * 60:
             return None
         evidence |= {"resource_state": resource.state, "grace_minutes": self.config.grace_minutes}
         return Detection(self.name, resource, since, f"still billing since {reason}", evidence)
 
     @staticmethod
-    def _abandoned_since(resource: Resource, context: RuleContext) -> tuple[datetime, str, dict] | None:
+    def _abandoned_since(
+        resource: Resource, context: RuleContext
+    ) -> tuple[datetime | None, str, dict[str, Any]] | None:
         owner = context.lookup(resource.owner_arn) if resource.owner_arn else None
         if owner is not None and is_gone(owner.state):
             at = owner.deleted_at or version_time(owner.versions.get("state"))
@@ -53,7 +61,8 @@ class OrphanedResource(Rule):
             # Made from Studio by a known person, space unknown: orphaned when none of their spaces runs.
             spaces = [s for s in context.spaces_of_owner(resource.owner_arn) if not is_gone(s.state)]
             if spaces and all(s.running is False for s in spaces):
-                at = max(s.activity_at or version_time(s.activity_version) for s in spaces)
+                stopped = [s.activity_at or version_time(s.activity_version) for s in spaces]
+                at = None if None in stopped else max(t for t in stopped if t is not None)
                 return (
                     at,
                     f"none of {resource.owner}'s {len(spaces)} spaces runs",

@@ -10,13 +10,15 @@ from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso, v
 
 
 class StaleSpaceStorageConfig(RuleConfig):
-    days: int = Field(30, ge=1)
+    days: int = Field(default=30, ge=1)
 
 
-class StaleSpaceStorage(Rule):
+class StaleSpaceStorage(Rule[StaleSpaceStorageConfig]):
     name = "stale-space-storage"
+    adjective = "Stale"
     Config = StaleSpaceStorageConfig
     kinds = frozenset({Kind.SPACE})
+    remediable = False  # deleting a space deletes its owner's files
 
     def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
         if is_gone(resource.state) or resource.running is not False:

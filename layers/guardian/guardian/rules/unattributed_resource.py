@@ -9,13 +9,15 @@ from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext
 
 
 class UnattributedResourceConfig(RuleConfig):
-    grace_minutes: int = Field(60, ge=0, description="time for events and the sweep to find the owner")
+    grace_minutes: int = Field(default=60, ge=0, description="time for events and the sweep to find the owner")
 
 
-class UnattributedResource(Rule):
+class UnattributedResource(Rule[UnattributedResourceConfig]):
     name = "unattributed-resource"
+    adjective = "Unowned"
     Config = UnattributedResourceConfig
     kinds = BILLABLE_OUTSIDE_SPACE
+    remediable = False  # nobody was told: there is nobody to tell
 
     def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
         if resource.attribution.source is not Source.UNATTRIBUTED or not is_billing(resource.kind, resource.state):

@@ -1,0 +1,182 @@
+"""The weekly report as a document: what report.build makes, report_format renders, `guardian report
+--format json` prints and the report function writes to S3 (and keeps under REPORT#<week>, less its
+findings).
+
+Its JSON (``model_dump(mode="json")``) is a scripting interface: field names and their order are the JSON's
+keys and key order, so a field is renamed or moved never, and added only at the end of its model. Amounts
+are dollars already rounded half up to the cent; times are UTC ISO strings ending in Z.
+"""
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer
+
+from guardian.findings import CENT
+from guardian.rules.base import iso
+
+# A time in the document: an aware datetime in Python, "2026-11-16T00:00:00Z" in JSON, CSV and HTML.
+UtcTime = Annotated[dt.datetime, PlainSerializer(iso, return_type=str)]
+
+
+def cents(amount: Decimal) -> float:
+    """An exact amount as the document shows it: dollars, rounded half up to the cent."""
+    return float(amount.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+class _Part(BaseModel):
+    """A piece of the document: fixed once built, and nothing in it that the JSON does not name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PeriodSpan(_Part):
+    label: str  # "2026-W47", or "the 7 days to 2026-11-23 08:00 UTC"
+    start: UtcTime
+    end: UtcTime  # exclusive
+    timezone: str  # the IANA zone whose midnights divide the period into days
+
+
+class PreviousPeriod(PeriodSpan):
+    total_waste_usd: float
+
+
+class Change(_Part):
+    usd: float
+    pct: float | None  # None when the period before wasted nothing
+
+
+# Waste grouped by owner, space, kind and rule: the key comes first, then the same three figures.
+# unpriced_findings counts findings whose price is unknown: their waste is not in waste_usd.
+class OwnerRow(_Part):
+    owner: str  # a user profile name, "unattributed", or "private spaces" when names are hidden
+    waste_usd: float
+    findings: int
+    unpriced_findings: int
+    share_pct: float | None  # of the period's total; None when the total is nothing
+    previous_waste_usd: float
+
+
+class SpaceRow(_Part):
+    space: str
+    waste_usd: float
+    findings: int
+    unpriced_findings: int
+
+
+class KindRow(_Part):
+    kind: str
+    waste_usd: float
+    findings: int
+    unpriced_findings: int
+
+
+class RuleRow(_Part):
+    rule: str
+    waste_usd: float
+    findings: int
+    unpriced_findings: int
+
+
+class DayRow(_Part):
+    """A calendar day of the period, in its time zone."""
+
+    date: dt.date
+    waste_usd: float
+    by_owner: dict[str, float]  # owners by name, in name order; only those who wasted something that day
+
+
+class TopResource(_Part):
+    """A resource, once however many findings cover it."""
+
+    resource_name: str
+    resource_kind: str
+    resource_arn: str  # "" for a private space's resource when names are hidden
+    owner: str
+    space: str
+    rules: list[str]
+    status: Literal["open", "resolved"]
+    waste_usd: float
+    unpriced: bool  # some of its hours have no known price
+
+
+class StillOpen(_Part):
+    """What is still burning at the period's end."""
+
+    findings: int
+    resources: int
+    hourly_usd: float
+    waste_usd: float
+
+
+class Resolved(_Part):
+    """Findings resolved within the period, and the waste they ran up before."""
+
+    findings: int
+    waste_usd: float
+
+
+class Unattributed(_Part):
+    waste_usd: float
+    share_pct: float | None
+
+
+class ActualCost(_Part):
+    """What Cost Explorer says the owners' resources cost over the period's UTC days (actual_cost.py)."""
+
+    source: str
+    tag: str  # the owner tag the cost is grouped by
+    metric: str
+    start: dt.date
+    end: dt.date  # exclusive
+    by_owner: dict[str, float]  # costliest first; resources without the tag under "untagged"
+    total_usd: float
+    calls: int  # each one costs $0.01
+
+
+class FindingRow(_Part):
+    """A finding with its share of the period's waste (the CSV's row, the HTML's "Every finding")."""
+
+    id: str
+    rule: str
+    resource_kind: str
+    resource_name: str
+    resource_arn: str
+    owner: str
+    space: str
+    domain_id: str | None
+    status: str
+    condition_since: UtcTime
+    resolved_at: UtcTime | None
+    resolution: str | None
+    hourly_cost_usd: float | None
+    period_waste_usd: float  # after overlaps: an hour two findings cover counts for the first
+    waste_usd: float | None  # since its condition began, up to when the report was made
+    monthly_cost_usd: float | None
+    summary: str
+
+
+class WeeklyReport(_Part):
+    """Who is wasting what in a period, against the period before (see report.py for the arithmetic)."""
+
+    period: PeriodSpan
+    generated_at: UtcTime
+    currency: Literal["USD"] = "USD"
+    names_shown: bool  # False: private spaces' resources counted under "private spaces", not named
+    total_waste_usd: float
+    previous: PreviousPeriod
+    change: Change
+    by_owner: list[OwnerRow]
+    by_space: list[SpaceRow]
+    by_kind: list[KindRow]
+    by_rule: list[RuleRow]
+    daily: list[DayRow]
+    top_resources: list[TopResource]
+    open: StillOpen
+    resolved: Resolved
+    savings_usd: float  # what resources that stopped billing would have cost to the period's end
+    unattributed: Unattributed
+    unpriced_findings: int
+    actual_cost: ActualCost | None
+    findings: list[FindingRow]

@@ -1,0 +1,202 @@
+"""The `guardian` command line: every subcommand, its flags and help, and the step from parsed arguments to
+the typed call of its command (commands/). The flags are a public interface: they change never."""
+
+import argparse
+import os
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from guardian.findings import Status
+from guardian_cli.account import Endpoint, TableRef
+from guardian_cli.commands import demo, findings, inventory, invoke, replay, report, sandbox, scan
+
+DEFAULT_TAG_PREFIX = "studio-cost-guardian"
+Command = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="guardian", description="Studio Cost Guardian")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _sandbox(commands.add_parser("sandbox", help="serve the sandbox (moto + Studio APIs) on 127.0.0.1"))
+    _demo(
+        commands.add_parser(
+            "demo", help="seed a Studio account, replay its day, print the alerts, inventory and findings"
+        )
+    )
+    _replay(commands.add_parser("replay", help="route EventBridge events to handlers by template.yaml's rules"))
+    _inventory(commands.add_parser("inventory", help="reconcile an account read-only and print what it holds"))
+    _scan(commands.add_parser("scan", help="audit an account read-only: reconcile and every rule, in memory"))
+    _findings(commands.add_parser("findings", help="list stored findings (a deployed stack, or a sandbox)"))
+    _snooze(commands.add_parser("snooze", help="silence a finding until a date (its owner decided to keep it)"))
+    _report(commands.add_parser("report", help="who is wasting what: an ISO week, or the last 7 days"))
+    _invoke(commands.add_parser("invoke", help="invoke one function with sample events (make invoke-<fn>)"))
+    return parser
+
+
+def _runs(parser: argparse.ArgumentParser, command: Command) -> None:
+    """What main() calls with the parsed arguments."""
+    parser.set_defaults(run=command)
+
+
+# --- the subcommands -----------------------------------------------------------------------------------
+
+
+def _sandbox(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument(
+        "--transition-seconds",
+        type=float,
+        default=2.0,
+        help="how long Studio resources stay Pending or Deleting (default 2)",
+    )
+    _runs(parser, lambda args: sandbox.serve(args.port, args.transition_seconds))
+
+
+def _demo(parser: argparse.ArgumentParser) -> None:
+    _endpoint_args(parser)
+    parser.add_argument(
+        "--slack-webhook",
+        metavar="URL",
+        help="also post every Slack message (team and owner channels) to this incoming-webhook URL",
+    )
+    _runs(parser, lambda args: demo.run(_endpoint(args), args.slack_webhook))
+
+
+def _replay(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="a JSON event, an array of events, JSON lines, a CloudTrail log file or parked records",
+    )
+    _endpoint_args(parser)
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    _runs(parser, lambda args: replay.run(args.files, _endpoint(args), args.format))
+
+
+def _inventory(parser: argparse.ArgumentParser) -> None:
+    _endpoint_args(parser)
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--tag-prefix", default=DEFAULT_TAG_PREFIX)
+    _runs(parser, lambda args: inventory.run(_endpoint(args), args.format, args.tag_prefix))
+
+
+def _scan(parser: argparse.ArgumentParser) -> None:
+    _endpoint_args(parser)
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="a rule threshold for this run, e.g. orphaned_resource.grace_minutes=0 (repeatable)",
+    )
+    parser.add_argument("--tag-prefix", default=DEFAULT_TAG_PREFIX)
+    parser.add_argument("--include-exempt", action="store_true", help="also list findings about exempt resources")
+    _runs(
+        parser,
+        lambda args: scan.run(_endpoint(args), args.format, args.overrides, args.tag_prefix, args.include_exempt),
+    )
+
+
+def _findings(parser: argparse.ArgumentParser) -> None:
+    _table_args(parser)
+    parser.add_argument("--owner", help="a user profile name or ARN")
+    parser.add_argument("--status", choices=[s.value for s in Status], help="default: every status but resolved")
+    parser.add_argument("--rule")
+    parser.add_argument("--since", type=parse_time, help="detected on or after (YYYY-MM-DD or ISO time)")
+    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument("--include-exempt", action="store_true", help="also list exempt findings")
+    _runs(
+        parser,
+        lambda args: findings.list_findings(
+            _table_ref(args),
+            args.format,
+            owner=args.owner,
+            status=Status(args.status) if args.status else None,
+            rule=args.rule,
+            since=args.since,
+            include_exempt=args.include_exempt,
+        ),
+    )
+
+
+def _snooze(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("finding_id", metavar="FINDING_ID")
+    parser.add_argument("--until", type=parse_time, required=True, help="YYYY-MM-DD (end of that day, UTC) or ISO time")
+    parser.add_argument("--reason", required=True)
+    _table_args(parser)
+    _runs(parser, lambda args: findings.snooze(_table_ref(args), args.finding_id, args.until, args.reason))
+
+
+def _report(parser: argparse.ArgumentParser) -> None:
+    _table_args(parser)
+    parser.add_argument("--week", help="an ISO week, e.g. 2026-W47 (default: the last 7 days up to now)")
+    parser.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="write the report here instead of printing it")
+    parser.add_argument("--timezone", default="UTC", help="IANA time zone of the weeks and days (default UTC)")
+    parser.add_argument(
+        "--hide-private", action="store_true", help="count resources in private spaces without naming them"
+    )
+    parser.add_argument(
+        "--cost-explorer", action="store_true", help="add Cost Explorer's actual cost per owner tag (one $0.01 call)"
+    )
+    parser.add_argument("--tag-prefix", default=DEFAULT_TAG_PREFIX, help="the stack's TagPrefix")
+    _runs(
+        parser,
+        lambda args: report.run(
+            _table_ref(args),
+            args.format,
+            week=args.week,
+            out=args.out,
+            timezone=args.timezone,
+            hide_private=args.hide_private,
+            cost_explorer=args.cost_explorer,
+            tag_prefix=args.tag_prefix,
+        ),
+    )
+
+
+def _invoke(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("function", help="a function's directory name (ingest, sweep) or logical id")
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _endpoint_args(parser)
+    _runs(parser, lambda args: invoke.run(args.function, args.files, _endpoint(args)))
+
+
+# --- flags several subcommands share -------------------------------------------------------------------
+
+
+def _endpoint_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint, e.g. `guardian sandbox`'s")
+    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+
+def _table_args(parser: argparse.ArgumentParser) -> None:
+    _endpoint_args(parser)
+    parser.add_argument(
+        "--stack", default="studio-cost-guardian", help="the deployed stack whose table to read (its TableName output)"
+    )
+    parser.add_argument("--table", help="the table itself (default: the stack's, or the sandbox's)")
+
+
+def _endpoint(args: argparse.Namespace) -> Endpoint:
+    return Endpoint(url=args.endpoint_url, region=args.region)
+
+
+def _table_ref(args: argparse.Namespace) -> TableRef:
+    return TableRef(endpoint=_endpoint(args), stack=args.stack, table=args.table)
+
+
+def parse_time(text: str) -> datetime:
+    """A date (the end of that day, UTC) or an ISO time (UTC unless it says otherwise)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max, tzinfo=UTC)
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD) or ISO time") from error

@@ -1,0 +1,276 @@
+"""Every function visible when it fails, read from template.yaml: an Errors alarm on each function, a
+place where each failed invocation is kept (on-failure destination, dead-letter queue, or the stream's
+destination), a retry policy and a dead-letter queue on every rule target and schedule, every queue
+encrypted, and an alarm on the depth of every dead-letter queue. Alarms go to the stack's topic (the team's
+email subscription takes them) and say where to look."""
+
+import re
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from guardian.scheduling import schedule_evaluation
+from guardian_sandbox.template import template
+
+TOPIC = {"Ref": "AlertsTopic"}
+# Invoked by a poller (synchronously, in batches): their failures are kept by the event source's own
+# destination, not by the function's asynchronous-invocation config.
+POLLED = {"DynamoDB", "Kinesis", "SQS", "MSK", "MQ", "SelfManagedKafka", "DocumentDB"}
+STREAMS = {"DynamoDB", "Kinesis"}
+# SAM event types that become an EventBridge rule target or an EventBridge Scheduler schedule.
+RULES_AND_SCHEDULES = {"Schedule", "ScheduleV2", "EventBridgeRule", "CloudWatchEvent"}
+
+
+def resources(kind: str) -> dict[str, dict[str, Any]]:
+    return {name: resource for name, resource in template().resources.items() if resource["Type"] == kind}
+
+
+def referenced(value: Any) -> set[str]:
+    """The logical ids a value names through Ref, Fn::GetAtt or Fn::Sub (attributes stripped)."""
+    if isinstance(value, list):
+        return set().union(*map(referenced, value)) if value else set()
+    if not isinstance(value, dict):
+        return set()
+    if "Ref" in value:
+        return {value["Ref"]}
+    if "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return {(target if isinstance(target, str) else target[0]).split(".")[0]}
+    if "Fn::Sub" in value:
+        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+        return {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+    return set().union(*map(referenced, value.values())) if value else set()
+
+
+def queue(value: Any) -> str:
+    """The SQS queue of this template that a destination or dead-letter ARN names."""
+    names = referenced(value) & set(resources("AWS::SQS::Queue"))
+    assert len(names) == 1, f"{value} names no queue of the template"
+    return names.pop()
+
+
+def function_properties(function: str) -> dict[str, Any]:
+    return template().document.get("Globals", {}).get("Function", {}) | template().functions()[function]["Properties"]
+
+
+def events(function: str) -> dict[str, dict[str, Any]]:
+    return function_properties(function).get("Events") or {}
+
+
+def async_failure_queues(function: str) -> set[str]:
+    """Where Lambda keeps the function's asynchronous invocations that failed after their retries."""
+    properties = function_properties(function)
+    kept = set()
+    on_failure = (properties.get("EventInvokeConfig") or {}).get("DestinationConfig", {}).get("OnFailure")
+    if on_failure:
+        assert on_failure["Type"] == "SQS", f"{function}: failures go to {on_failure['Type']}, not a queue"
+        kept.add(queue(on_failure["Destination"]))
+    dead_letter = properties.get("DeadLetterQueue")
+    if dead_letter:
+        assert dead_letter["Type"] == "SQS", f"{function}: dead letters go to {dead_letter['Type']}, not a queue"
+        kept.add(queue(dead_letter["TargetArn"]))
+    return kept
+
+
+def stream_failure_queues(function: str) -> set[str]:
+    """Where the function's stream event sources keep the batches that failed after their retries."""
+    kept = set()
+    for event in events(function).values():
+        on_failure = event["Properties"].get("DestinationConfig", {}).get("OnFailure")
+        if event["Type"] in STREAMS and on_failure:
+            kept.add(queue(on_failure["Destination"]))
+    return kept
+
+
+def rule_and_schedule_targets() -> list[tuple[str, dict[str, Any], str | None]]:
+    """(where, target, condition) for every rule target and schedule: SAM events and plain resources."""
+    targets = []
+    for kind in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+        for name, resource in resources(kind).items():
+            for event_name, event in (resource["Properties"].get("Events") or {}).items():
+                if event["Type"] in RULES_AND_SCHEDULES:
+                    targets.append((f"{name}.{event_name}", event["Properties"], resource.get("Condition")))
+    for name, rule in resources("AWS::Events::Rule").items():
+        for target in rule["Properties"].get("Targets", []):
+            targets.append((f"{name}.{target.get('Id')}", target, rule.get("Condition")))
+    for name, schedule in resources("AWS::Scheduler::Schedule").items():
+        targets.append((name, schedule["Properties"]["Target"], schedule.get("Condition")))
+    return targets
+
+
+def dead_letter_queues() -> dict[str, set[str]]:
+    """Every queue something parks failures in, with who parks there."""
+    parked: dict[str, set[str]] = {}
+    for function in template().functions():
+        for name in async_failure_queues(function) | stream_failure_queues(function):
+            parked.setdefault(name, set()).add(function)
+    for where, target, _ in rule_and_schedule_targets():
+        if "DeadLetterConfig" in target:
+            parked.setdefault(queue(target["DeadLetterConfig"]["Arn"]), set()).add(where)
+    for name, resource in resources("AWS::SQS::Queue").items():
+        redrive = resource["Properties"].get("RedrivePolicy")
+        if redrive:
+            parked.setdefault(queue(redrive["deadLetterTargetArn"]), set()).add(name)
+    return parked
+
+
+def alarms(namespace: str, metric: str, dimension: str, logical_id: str) -> dict[str, dict[str, Any]]:
+    """The alarms on ``namespace``/``metric`` whose ``dimension`` names ``logical_id``."""
+    found = {}
+    for name, alarm in resources("AWS::CloudWatch::Alarm").items():
+        properties = alarm["Properties"]
+        if properties.get("Namespace") != namespace or properties.get("MetricName") != metric:
+            continue
+        dimensions = properties.get("Dimensions", [])
+        if any(d["Name"] == dimension and logical_id in referenced(d["Value"]) for d in dimensions):
+            found[name] = alarm
+    return found
+
+
+def assert_alarms_the_team(name: str, alarm: dict[str, Any], condition: str | None) -> None:
+    properties = alarm["Properties"]
+    assert properties["AlarmActions"] == [TOPIC], f"{name} does not go to the stack's topic"
+    assert properties["ComparisonOperator"] == "GreaterThanThreshold" and properties["Threshold"] == 0, name
+    assert properties["EvaluationPeriods"] == 1, f"{name} waits for more than one period"
+    assert properties["TreatMissingData"] == "notBreaching", name
+    # Deployable under every parameter value: the alarm exists exactly when what it watches exists.
+    assert alarm.get("Condition") == condition, f"{name} has condition {alarm.get('Condition')}, not {condition}"
+
+
+FUNCTIONS = sorted(template().functions())
+
+
+# --- functions ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_has_an_errors_alarm_that_says_where_to_look(function):
+    found = alarms("AWS/Lambda", "Errors", "FunctionName", function)
+    assert found, f"no Errors alarm names {function}"
+    condition = template().functions()[function].get("Condition")
+    kept = async_failure_queues(function) | stream_failure_queues(function)
+    for name, alarm in found.items():
+        assert_alarms_the_team(name, alarm, condition)
+        assert alarm["Properties"]["Statistic"] == "Sum"
+        described = referenced(alarm["Properties"]["AlarmDescription"])
+        assert kept <= described, f"{name}'s description does not name {sorted(kept - described)}"
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_keeps_the_invocations_that_failed(function):
+    kinds = {event["Type"] for event in events(function).values()}
+    if not kinds or kinds - POLLED:  # invoked asynchronously (a rule, a schedule, the code's own schedules)
+        assert async_failure_queues(function), f"{function} has no on-failure destination or dead-letter queue"
+    for name, event in events(function).items():
+        if event["Type"] in STREAMS:
+            properties = event["Properties"]
+            assert properties["MaximumRetryAttempts"] >= 1, f"{function}.{name} is not retried"
+            assert "OnFailure" in properties.get("DestinationConfig", {}), f"{function}.{name} keeps no failed batch"
+            assert properties["DestinationConfig"]["OnFailure"]["Type"] == "SQS", f"{function}.{name}"
+        if event["Type"] == "SQS":
+            source = queue(event["Properties"]["Queue"])
+            assert "RedrivePolicy" in template().resources[source]["Properties"], f"{source} has no redrive"
+    condition = template().functions()[function].get("Condition")
+    for name in async_failure_queues(function) | stream_failure_queues(function):
+        # A queue that may not exist cannot be a destination; one that exists without the function is fine.
+        assert template().resources[name].get("Condition") in (None, condition), f"{function} -> {name}"
+
+
+# --- rules and schedules --------------------------------------------------------------------------------
+
+
+def test_there_are_rules_and_schedules_to_check():
+    wheres = {where for where, _, _ in rule_and_schedule_targets()}
+    assert {"IngestFunction.SageMakerApiCalls", "SweepFunction.Hourly", "ReportFunction.Weekly"} <= wheres
+    assert {"NotifyFunction.Digest"} <= wheres
+
+
+@pytest.mark.parametrize(
+    "where, target, condition", [pytest.param(*each, id=each[0]) for each in rule_and_schedule_targets()]
+)
+def test_every_rule_target_and_schedule_retries_then_parks_what_it_cannot_deliver(where, target, condition):
+    retry = target.get("RetryPolicy")
+    assert retry, f"{where} has no retry policy"
+    assert retry["MaximumRetryAttempts"] >= 1 and retry["MaximumEventAgeInSeconds"] >= 60, where
+    assert "DeadLetterConfig" in target, f"{where} has no dead-letter queue"
+    parked = queue(target["DeadLetterConfig"]["Arn"])
+    assert template().resources[parked].get("Condition") in (None, condition), f"{where} -> {parked}"
+
+
+def test_the_one_time_evaluation_schedules_retry_then_park_what_they_cannot_deliver():
+    """The schedules the code creates (guardian/scheduling.py), with the role they run as."""
+    created = []
+    scheduler = SimpleNamespace(create_schedule=lambda **request: created.append(request))
+    guardian = SimpleNamespace(
+        settings=SimpleNamespace(
+            schedule_group="group",
+            evaluate_target_arn="arn:aws:lambda:us-east-1:123456789012:function:stack-sweep",
+            scheduler_role_arn="arn:aws:iam::123456789012:role/scheduler",
+            evaluation_dead_letter_arn="arn:aws:sqs:us-east-1:123456789012:stack-failed-runs",
+        ),
+        clients=lambda service: scheduler,
+    )
+    now = datetime(2026, 1, 5, 12, tzinfo=UTC)
+    assert schedule_evaluation(guardian, now, {"space": "s"}, "key", now)
+    [request] = created
+    # Scheduler's default is 185 retries over 24 hours, then the run is dropped unseen.
+    assert request["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert request["Target"]["DeadLetterConfig"]["Arn"] == guardian.settings.evaluation_dead_letter_arn
+    # Scheduler sends dead letters with the schedule's role: the role needs sqs:SendMessage on the queue.
+    role = template().resources["SchedulerRole"]["Properties"]
+    sends = [
+        statement
+        for policy in role["Policies"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "sqs:SendMessage" in statement["Action"]
+    ]
+    assert sends, "SchedulerRole may not send to the one-time schedules' dead-letter queue"
+
+
+# --- queues ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(resources("AWS::SQS::Queue")))
+def test_every_queue_is_encrypted(name):
+    properties = template().resources[name]["Properties"]
+    encrypted = properties.get("KmsMasterKeyId") or properties.get("SqsManagedSseEnabled") is True
+    assert encrypted, f"{name} is not encrypted"
+
+
+def test_the_dead_letter_queues_are_known():
+    assert {"ParkedEventsQueue", "UndeliveredQueue", "FailedRunsQueue"} <= set(dead_letter_queues())
+
+
+@pytest.mark.parametrize("name", sorted(dead_letter_queues()))
+def test_every_dead_letter_queue_has_a_depth_alarm_that_names_it(name):
+    found = alarms("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name)
+    assert found, f"no alarm on the depth of {name} (where {sorted(dead_letter_queues()[name])} park failures)"
+    for alarm_name, alarm in found.items():
+        assert_alarms_the_team(alarm_name, alarm, template().resources[name].get("Condition"))
+        assert alarm["Properties"]["Statistic"] == "Maximum"
+        assert name in referenced(alarm["Properties"]["AlarmDescription"]), f"{alarm_name} does not name {name}"
+    retention = template().resources[name]["Properties"].get("MessageRetentionPeriod", 345600)
+    assert retention == 1209600, f"{name} keeps failures for less than the 14 days SQS allows"
+
+
+# --- the weekly report ----------------------------------------------------------------------------------
+
+
+def test_a_failed_weekly_report_is_retried_then_kept_and_the_team_is_told():
+    report = function_properties("ReportFunction")
+    assert report["EventInvokeConfig"]["MaximumRetryAttempts"] >= 1  # the function's failures
+    assert events("ReportFunction")["Weekly"]["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1  # delivery
+    kept = async_failure_queues("ReportFunction")
+    assert kept
+    [errors] = alarms("AWS/Lambda", "Errors", "FunctionName", "ReportFunction").values()
+    description = errors["Properties"]["AlarmDescription"]
+    assert "weekly report" in str(description)
+    assert {"ReportFunction", "ReportLogGroup"} | kept <= referenced(description)
+    for name in kept:
+        assert alarms("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name)
+    # The team's email subscription takes what carries no audience: the stack's own alarms.
+    team = template().resources["TeamSubscription"]["Properties"]
+    assert team["TopicArn"] == TOPIC
+    assert {"audience": [{"exists": False}]} in team["FilterPolicy"]["$or"]
