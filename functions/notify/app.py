@@ -1,7 +1,9 @@
-"""Notify: the findings stream in (partial batch response), messages out; or, on schedule, the digest."""
+"""Notify: the findings stream in (partial batch response; a record whose retries are spent is parked whole
+in the undelivered queue), messages out; or, on schedule, the digest."""
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,5 +22,6 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     if "Records" in event:
         return handle_stream(guardian, event, now, context)
     if event.get("digest"):
-        return digest(guardian, now).as_dict()
+        deadline = clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
+        return digest(guardian, now, deadline).as_dict()
     raise ValueError('expected DynamoDB stream records or the digest schedule\'s {"digest": true}')

@@ -14,10 +14,12 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from botocore.exceptions import ClientError
 
-from guardian.observability import logger
+from guardian.observability import logger, metrics
 from guardian_cli.errors import InputError
 from guardian_cli.parser import build_parser
 
@@ -36,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_the_core()
     try:
-        status: int = args.run(args)
+        with _no_metrics():
+            status: int = args.run(args)
         return status
     except InputError as error:
         print(f"guardian {args.command}: {error}", file=sys.stderr)
@@ -56,6 +59,22 @@ def _quiet_the_core() -> None:
         handler.setStream(_Stderr())
     logging.getLogger("botocore").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", "No application metrics to publish")  # metrics are off here, as said
+
+
+@contextmanager
+def _no_metrics() -> Iterator[None]:
+    """The CLI's stdout is its output (JSON, CSV, a report): the core's metrics are dropped as they are
+    added while a command runs. Disabling them is not enough: Powertools publishes a metric by printing it
+    to stdout as soon as it holds 100 values, disabled or not (`guardian replay` of 100 events did)."""
+    metrics.add_metric = _dropped  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del metrics.add_metric  # the instance's own is the class's again
+
+
+def _dropped(*_args: object, **_kwargs: object) -> None:
+    return None
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from guardian.findings import Status
 from guardian_cli.account import Endpoint, TableRef
-from guardian_cli.commands import demo, findings, inventory, invoke, replay, report, sandbox, scan
+from guardian_cli.commands import demo, findings, inventory, invoke, redeliver, replay, report, sandbox, scan
 
 DEFAULT_TAG_PREFIX = "studio-cost-guardian"
 Command = Callable[[argparse.Namespace], int]
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     )
     _replay(commands.add_parser("replay", help="route EventBridge events to handlers by template.yaml's rules"))
+    _redeliver(commands.add_parser("redeliver", help="send again the finding changes kept in the undelivered queue"))
     _inventory(commands.add_parser("inventory", help="reconcile an account read-only and print what it holds"))
     _scan(commands.add_parser("scan", help="audit an account read-only: reconcile and every rule, in memory"))
     _findings(commands.add_parser("findings", help="list stored findings (a deployed stack, or a sandbox)"))
@@ -74,6 +75,15 @@ def _replay(parser: argparse.ArgumentParser) -> None:
     _endpoint_args(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text")
     _runs(parser, lambda args: replay.run(args.files, _endpoint(args), args.format))
+
+
+def _redeliver(parser: argparse.ArgumentParser) -> None:
+    _endpoint_args(parser)
+    parser.add_argument(
+        "--stack", default="studio-cost-guardian", help="the deployed stack (its outputs name the queue)"
+    )
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    _runs(parser, lambda args: redeliver.run(_endpoint(args), args.stack, args.format))
 
 
 def _inventory(parser: argparse.ArgumentParser) -> None:

@@ -74,6 +74,7 @@ class SandboxStack:
         self._patterns = [(rule, EventPattern.load(rule.pattern_json)) for rule in self.template.rules()]
         self._stream = self.template.stream_event("NotifyFunction")
         self._stream_positions: dict[str, str] = {}
+        self._shard_of: dict[str, str] = {}  # each stream record's shard, for Lambda's on-failure records
         self.last_stream_batch: list[dict[str, Any]] = []
         forget_cached()  # functions keep clients across invocations; this stack may be a new sandbox
 
@@ -158,20 +159,49 @@ class SandboxStack:
     def pump_streams(self) -> list[Any]:
         """What Lambda's DynamoDB event source mapping does: new stream records, filtered by the template's
         FilterCriteria, to the notify function in a batch; failed records retried as often as the template
-        says, then kept in the undelivered queue."""
+        says, then Lambda's on-failure record (which names the batch, not its content) sent to the
+        undelivered queue."""
         records = self.stream_batch()
         self.last_stream_batch = records or self.last_stream_batch
         results = []
+        attempts = 0
         for _ in range(1 + self._stream["MaximumRetryAttempts"]):
             if not records:
                 break
             result = self.invoke("NotifyFunction", {"Records": records})
             results.append(result)
+            attempts += 1
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             records = [r for r in records if r["dynamodb"]["SequenceNumber"] in failed]
-        for record in records:
-            self.clients("sqs").send_message(QueueUrl=self.undelivered_queue_url, MessageBody=json.dumps(record))
+        if records:
+            body = json.dumps(self._on_failure_record(records, attempts))
+            self.clients("sqs").send_message(QueueUrl=self.undelivered_queue_url, MessageBody=body)
         return results
+
+    def _on_failure_record(self, records: list[dict[str, Any]], attempts: int) -> dict[str, Any]:
+        """What Lambda sends a stream's on-failure destination when a batch's retries are spent: metadata only."""
+        sequences = sorted((r["dynamodb"]["SequenceNumber"] for r in records), key=int)
+        arrivals = sorted(r["dynamodb"].get("ApproximateCreationDateTime", 0) for r in records)
+        return {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"arn:aws:lambda:{self.clients.region}:{SANDBOX_ACCOUNT}:function:NotifyFunction",
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": ""},
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": self._shard_of[sequences[0]],
+                "startSequenceNumber": sequences[0],
+                "endSequenceNumber": sequences[-1],
+                "approximateArrivalOfFirstRecord": datetime.fromtimestamp(arrivals[0], UTC).isoformat(),
+                "approximateArrivalOfLastRecord": datetime.fromtimestamp(arrivals[-1], UTC).isoformat(),
+                "batchSize": len(records),
+                "streamArn": records[0]["eventSourceARN"],
+            },
+        }
 
     def stream_batch(self) -> list[dict[str, Any]]:
         """The stream's new records that pass the template's FilterCriteria for the notify function."""
@@ -201,6 +231,7 @@ class SandboxStack:
             while iterator:
                 page = streams.get_records(ShardIterator=iterator, Limit=1000)
                 records += [_as_lambda_delivers(r, stream_arn) for r in page["Records"]]
+                self._shard_of |= {r["dynamodb"]["SequenceNumber"]: shard_id for r in page["Records"]}
                 if not page["Records"]:
                     break
                 iterator = page.get("NextShardIterator")
@@ -235,6 +266,7 @@ class SandboxStack:
             "EvaluationSchedules": SCHEDULE_GROUP,
             "SchedulerRole.Arn": f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/{STACK_NAME}-scheduler",
             "FailedRunsQueue.Arn": f"arn:aws:sqs:{self.clients.region}:{SANDBOX_ACCOUNT}:{STACK_NAME}-failed-runs",
+            "UndeliveredQueue": getattr(self, "undelivered_queue_url", ""),
             "AWS::AccountId": SANDBOX_ACCOUNT,
             "AWS::Region": self.clients.region,
             "AWS::Partition": "aws",

@@ -755,4 +755,7 @@ def install() -> None:
     )
     dynamodb.install()
     botocore_data.install()
+    from guardian_sandbox import cloudtrail  # it reads this module's clock: imported once this one is
+
+    cloudtrail.install()
     _installed = True

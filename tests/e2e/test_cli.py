@@ -176,6 +176,65 @@ def test_replay_refuses_input_that_is_not_events(tmp_path, capsys, content, mess
     assert message in err and str(path) in err
 
 
+def test_replay_prints_only_json_on_stdout_however_many_events(tmp_path, capsys):
+    """Powertools prints a metric to stdout once it holds 100 values: past 100 events, stdout was not JSON."""
+    event = sample("cloudtrail_CreateEndpoint.json")
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps([event | {"id": f"event-{n}"} for n in range(120)]))
+    status, out, err = run(capsys, "replay", str(path), "--format", "json")
+    assert status == 0, err
+    assert [entry["event"] for entry in json.loads(out)] == list(range(1, 121))
+    assert "_aws" not in out and '"level"' not in out
+    assert all(line.startswith("{") for line in err.splitlines())  # the core's log lines, on stderr
+
+
+JUNK = {
+    "not JSON": (b"{not json", "not JSON"),
+    "JSON lines, one of them not JSON": (b'{"source": "aws.sagemaker"}\n{oops\n', ":2: not JSON"),
+    "binary": (bytes(range(256)) * 4, "not text"),
+    "an image": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not text"),
+    "a number": (b"42", "expected JSON objects, found a number"),
+    "a string": (b'"CreateEndpoint"', "expected JSON objects, found a string"),
+    "null": (b"null", "expected JSON objects, found null"),
+    "arrays in an array": (b"[[{}]]", "expected JSON objects, found an array"),
+    "an object that is no event": (b'{"name": "fraud-xgb"}', "expected EventBridge events"),
+    "CloudTrail records that are not objects": (b'{"Records": [1, "two"]}', "expected CloudTrail records"),
+    "Records that are not a list": (b'{"Records": "all of them"}', "expected EventBridge events"),
+    "a parked record whose payload is no event": (b'{"requestPayload": 7}', "expected JSON objects"),
+    "nested past the stack": (b"[" * 100_000, "not JSON"),
+    "a number too long to read": (b'{"source": 1' + b"2" * 5000 + b"}", "not JSON"),
+    "an empty array": (b"[]", "holds no events"),
+    "an empty CloudTrail log": (b'{"Records": []}', "holds no events"),
+    "empty": (b"", "empty file"),
+    "blank lines": (b"  \n\n\t\n", "empty file"),
+}
+
+
+@pytest.mark.parametrize(("content", "message"), JUNK.values(), ids=JUNK.keys())
+def test_replay_refuses_a_junk_file_in_one_line_naming_it(tmp_path, capsys, content, message):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(sample("cloudtrail_CreateEndpoint.json")))
+    junk = tmp_path / "junk.json"
+    junk.write_bytes(content)
+    for fmt in ("text", "json"):
+        status, out, err = run(capsys, "replay", str(good), str(junk), "--format", fmt)
+        assert status == 2
+        assert out == ""  # refused before anything was replayed
+        assert len(err.splitlines()) == 1, err
+        assert err.startswith(f"guardian replay: {junk}") and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(b"", "empty file"), (bytes(range(256)), "not text"), (b"{no", "not JSON")]
+)
+def test_invoke_refuses_a_junk_file_in_one_line_naming_it(tmp_path, capsys, content, message):
+    junk = tmp_path / "junk.json"
+    junk.write_bytes(content)
+    status, out, err = run(capsys, "invoke", "ingest", str(junk))
+    assert (status, out) == (2, "")
+    assert err == f"guardian invoke: {junk}: {err.split(': ', 2)[2]}" and message in err and len(err.splitlines()) == 1
+
+
 def test_invoke_runs_a_function_on_its_sample_events(capsys):
     status, out, _ = run(capsys, "invoke", "ingest", str(EVENTS / "ingest" / "cloudtrail_CreateSpace.json"))
     assert status == 0

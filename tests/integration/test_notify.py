@@ -6,6 +6,7 @@ private findings kept from the team; failed deliveries are retried record by rec
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from slack_sdk.models.blocks import Block
@@ -18,11 +19,20 @@ from guardian.kinds import Kind
 from guardian.resource import Attribution, Resource, Source
 from guardian.rules import Detection
 from guardian.runtime import from_env
+from guardian_cli.commands.redeliver import redeliver
 from guardian_sandbox.stack import SandboxStack
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 EMAILS = {"alice": "alice@example.com", "bob": "bob@example.com", "carol": "carol@example.com"}
 TEAM = "platform-team@example.com"
+
+
+@pytest.fixture(autouse=True)
+def _slack_waits_not_slept(monkeypatch):
+    """slack-sdk's retry handlers wait (backoff, Retry-After); tests/unit/test_slack.py checks how long."""
+    no_sleep = SimpleNamespace(sleep=lambda seconds: None)
+    monkeypatch.setattr("slack_sdk.http_retry.handler.time", no_sleep)
+    monkeypatch.setattr("slack_sdk.http_retry.builtin_handlers.time", no_sleep)
 
 
 def deploy(sandbox, **parameters: str) -> SandboxStack:
@@ -191,18 +201,37 @@ def test_the_team_sees_private_names_when_the_stack_allows_it(sandbox):
 
 
 def test_a_failed_delivery_is_retried_then_kept_and_sent_once_when_replayed(sandbox):
+    """Retried as often as the stream allows; on the last attempt the whole record (the finding's images,
+    what it was to tell) is parked in the undelivered queue; `guardian redeliver` sends it, once."""
     stack = deploy(sandbox, TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:deleted-topic")
-    open_finding(stack, "fraud-xgb")
+    finding = open_finding(stack, "fraud-xgb")
     results = stack.pump_streams()
-    assert len(results) == 6 and all(len(r["batchItemFailures"]) == 1 for r in results)
+    assert len(results) == 6 and all(len(r["batchItemFailures"]) == 1 for r in results[:-1])
+    assert results[-1] == {"batchItemFailures": []}  # the last attempt parked it: Lambda has nothing to keep
     sqs = stack.clients("sqs")
-    [kept] = sqs.receive_message(QueueUrl=stack.undelivered_queue_url).get("Messages", [])
-    record = json.loads(kept["Body"])
+    [kept] = sqs.receive_message(QueueUrl=stack.undelivered_queue_url, VisibilityTimeout=0).get("Messages", [])
+    parked = json.loads(kept["Body"])
+    assert parked["notice"] == {
+        "kind": "opened",
+        "finding": finding.id,
+        "owner": "alice",
+        "key": f"{finding.id}#open#1#opened",
+    }
+    assert parked["attempts"] == 6 and "Topic does not exist" in parked["reason"]
+    assert json.loads(parked["record"]["dynamodb"]["NewImage"]["doc"]["S"])["id"] == finding.id
+    assert guardian_of(stack).findings.get(finding.id).status is Status.OPEN
     stack.parameters.pop("TOPIC_ARN")  # the topic is back
-    assert stack.invoke("NotifyFunction", {"Records": [record]}) == {"batchItemFailures": []}
+    [entry] = redeliver(stack.clients, stack.undelivered_queue_url, notify_of(stack))
+    assert entry.delivered and entry.kind == "parked"
     assert len(stack.mailbox()) == 1
-    assert stack.invoke("NotifyFunction", {"Records": [record]}) == {"batchItemFailures": []}
+    assert guardian_of(stack).findings.get(finding.id).status is Status.NOTIFIED
+    assert redeliver(stack.clients, stack.undelivered_queue_url, notify_of(stack)) == []  # it left the queue
+    assert stack.invoke("NotifyFunction", {"Records": [parked["record"]]}) == {"batchItemFailures": []}
     assert stack.mailbox() == []
+
+
+def notify_of(stack: SandboxStack):
+    return lambda payload: stack.invoke("NotifyFunction", payload)
 
 
 def test_only_the_records_whose_messages_failed_are_retried_and_email_is_not_sent_twice(sandbox, slack):

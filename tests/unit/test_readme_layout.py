@@ -20,7 +20,7 @@ def named_paths() -> list[str]:
     parent = ""
     for line in layout_block().splitlines():
         match = re.match(r"^( *)(\S+)", line)
-        if not match or "/" not in match[2] and "." not in match[2]:
+        if not match or ("/" not in match[2] and "." not in match[2]):
             continue
         indent, word = match.groups()
         word = word.replace("<name>", "ingest").replace("<function>", "ingest")

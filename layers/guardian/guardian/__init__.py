@@ -8,6 +8,7 @@ Events and the sweep: what exists, and whose it is
     ingest           the event path: translate, record, reject bad input with a reason code
     sweep            the scheduled path: reconcile, then evaluate; or one scheduled evaluation
     reconcile        list and describe what really exists (collectors.py: one collector per kind)
+    evidence         when a stop or deletion no event reported happened: CloudTrail's history, bounded
     recording        one observation into the inventory: merge, derive, tag, follow up
     inventory        merging observations into records in any order (dynamo_inventory.py: in the table)
     resource         the vocabulary: Observation, Resource, Attribution and its Source

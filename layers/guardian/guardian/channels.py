@@ -1,22 +1,34 @@
 """Where messages go, and how they get there: email through the SNS topic (with the attributes
 subscribers filter on; an owner's address is subscribed first, filtered to their messages) and Slack
-incoming webhooks (URLs from Secrets Manager). Slack's 429 honours Retry-After and 5xx is retried with
-backoff; a webhook Slack refuses (404, 403, 410) is an alarm (the SlackWebhookRejected metric), never a
-crash loop. Whether a message was already sent is not a channel's concern: the outbox (delivery.py)
-decides what to send, a channel only sends it."""
+incoming webhooks (URLs from Secrets Manager), posted by slack-sdk's WebhookClient with its retry handlers:
+a 429 waits as long as Retry-After says, a 5xx and a lost connection (reset, refused, timed out) are
+retried with backoff; a webhook Slack refuses (404, 403, 410) is an alarm (the SlackWebhookRejected
+metric), never a crash loop. A send raises when the message did not go (DeliveryFailed, or whatever the
+client raised): the outbox then has it retried. Whether a message was already sent is not a channel's
+concern: the outbox (delivery.py) decides what to send, a channel only sends it."""
 
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from http.client import HTTPException
 from typing import TYPE_CHECKING, Any, cast
+from urllib.error import URLError
 
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from slack_sdk.errors import SlackRequestError
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+    RetryState,
+)
+from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
 
 from guardian.findings import SEVERITIES, Finding
 from guardian.messages import Message, cut
@@ -33,13 +45,14 @@ PERMISSIONS = (
     "kms:Decrypt",
 )
 OWNER_PERMISSIONS = ("sns:Subscribe",)  # messages to owners subscribe their address first
-SLACK_ATTEMPTS = 4
+SLACK_ATTEMPTS = 4  # a post and its retries, whatever Slack answered (429, 5xx) or the connection did
+SLACK_TIMEOUT = 10  # seconds for one post: a Slack that hangs is a lost connection, retried
 SNS_SUBJECT_LIMIT = 100
 SLACK_SECRET_MAX_AGE = 300  # seconds: a rotated webhook is picked up without a redeploy
 
 
 class DeliveryFailed(Exception):
-    """A transient failure: the stream record is retried, then parked in the dead-letter queue."""
+    """A transient failure: the stream record is retried, then parked whole in the undelivered queue."""
 
 
 @dataclass(frozen=True)
@@ -55,8 +68,8 @@ class Audience:
 
 @dataclass(frozen=True)
 class Channel:
-    """One way to reach an audience. `send` raises DeliveryFailed (or a botocore error) when the message
-    did not go and should be retried."""
+    """One way to reach an audience. `send` raises (DeliveryFailed, a botocore error, anything) when the
+    message did not go and should be retried."""
 
     name: str
     send: Callable[[Message], object]
@@ -83,32 +96,43 @@ class Channels:
                 publish_email(guardian.clients("sns"), topic_arn, message, attributes)
 
             found.append(Channel("email", email))
-        url = self.slack_routes().url(audience)
+        try:
+            url = self.slack_routes().url(audience)
+        except Exception as error:  # email still goes; Slack fails, so the delivery is retried, then parked
+            name = guardian.settings.slack_webhook_secret
+            logger.error("slack webhook secret unreadable", extra={"secret": name, "error": str(error)})
+            metrics.add_metric(name="SlackWebhookRejected", unit=MetricUnit.Count, value=1)
+            found.append(Channel("slack", _unavailable(f"the Slack webhook secret is unreadable: {error}")))
+            return found
         if url:
             found.append(Channel("slack", lambda message: post_to_slack(url, message)))
         return found
 
     def slack_routes(self) -> SlackRoutes:
+        """The webhooks the secret names (none without a secret); raises when the secret cannot be read."""
         name = self._guardian.settings.slack_webhook_secret
         if not name:
             return SlackRoutes(None, {})
-        try:
-            secret = self._secrets.get(name, max_age=SLACK_SECRET_MAX_AGE)
-            return SlackRoutes.parse(cast("str | None", secret))  # untransformed: the SecretString
-        except Exception as error:  # an unreadable secret must not stop email: the alarm says it is broken
-            logger.error("slack webhook secret unreadable", extra={"secret": name, "error": str(error)})
-            metrics.add_metric(name="SlackWebhookRejected", unit=MetricUnit.Count, value=1)
-            return SlackRoutes(None, {})
+        secret = self._secrets.get(name, max_age=SLACK_SECRET_MAX_AGE)
+        return SlackRoutes.parse(cast("str | None", secret))  # untransformed: the SecretString
+
+
+def _unavailable(reason: str) -> Callable[[Message], object]:
+    def send(message: Message) -> object:
+        raise DeliveryFailed(reason)
+
+    return send
 
 
 # Email: the topic, and each owner's filtered subscription to it.
 
 
 def sns_attributes(findings: list[Finding], audience: Audience) -> dict[str, dict[str, str]]:
-    """What subscribers filter on: {"owner": ["alice"]}, {"audience": ["team"]}, {"severity": ["high"]}."""
+    """What subscribers filter on: {"owner": ["alice"]}, {"audience": ["team"]}, {"severity": ["high"]}.
+    A team message has no owner attribute: whose findings it counts is for their eyes (private spaces)."""
     attributes = {"audience": "owner" if audience.owner else "team"}
-    owners = {f.owner for f in findings}
-    attributes["owner"] = audience.owner or (owners.pop() if len(owners) == 1 else None) or "unattributed"
+    if audience.owner:
+        attributes["owner"] = audience.owner
     if findings:
         rules, domains = {f.rule for f in findings}, {f.domain_id for f in findings}
         attributes |= {
@@ -175,29 +199,55 @@ def slack_payload(message: Message) -> dict[str, Any]:
     return {"text": message.subject + "\n" + message.text[:2500], "blocks": message.blocks}
 
 
-def post_to_slack(url: str, message: Message, sleep: Callable[[float], None] = time.sleep) -> bool:
-    """Post once, retrying what Slack says to retry. False: the webhook was refused (alarm raised)."""
-    body = json.dumps(slack_payload(message)).encode()
-    for attempt in range(SLACK_ATTEMPTS):
-        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=5):
-                return True
-        except urllib.error.HTTPError as error:
-            if error.code == 429:
-                wait = float(error.headers.get("Retry-After") or 1)
-            elif error.code >= 500:
-                wait = 0.5 * 2**attempt
-            else:
-                logger.error("slack webhook refused", extra={"status": error.code, "reason": error.reason})
-                metrics.add_metric(name="SlackWebhookRejected", unit=MetricUnit.Count, value=1)
-                return False
-        except (urllib.error.URLError, TimeoutError) as error:
-            wait = 0.5 * 2**attempt
-            logger.warning("slack unreachable", extra={"error": str(error)})
-        if attempt + 1 < SLACK_ATTEMPTS:
-            sleep(min(wait, 30))
-    raise DeliveryFailed(f"Slack did not accept the message after {SLACK_ATTEMPTS} attempts")
+def post_to_slack(url: str, message: Message) -> bool:
+    """Post once, Slack's retries included. True: posted; False: the webhook was refused (alarm raised, no
+    retry); raises DeliveryFailed when Slack did not take it after SLACK_ATTEMPTS (retry the delivery)."""
+    client = WebhookClient(url, timeout=SLACK_TIMEOUT, retry_handlers=slack_retry_handlers())
+    try:
+        response = client.send_dict(slack_payload(message))
+    except SlackRequestError as error:  # not a webhook URL: no retry will make it one
+        return _refused(None, str(error))
+    except Exception as error:  # reset, refused, timed out: after the retries
+        logger.warning("slack unreachable", extra={"error": f"{type(error).__name__}: {error}"})
+        raise DeliveryFailed(f"Slack unreachable after {SLACK_ATTEMPTS} attempts: {type(error).__name__}") from error
+    status = response.status_code
+    if status == 200:
+        return True
+    if status == 429 or status >= 500:
+        raise DeliveryFailed(f"Slack did not accept the message after {SLACK_ATTEMPTS} attempts (HTTP {status})")
+    return _refused(status, str(response.body)[:200])
+
+
+def _refused(status: int | None, reason: str) -> bool:
+    logger.error("slack webhook refused", extra={"status": status, "reason": reason})
+    metrics.add_metric(name="SlackWebhookRejected", unit=MetricUnit.Count, value=1)
+    return False
+
+
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+    """slack-sdk's handler retries 500 and 503; a webhook's 502 and 504 pass as well."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code >= 500
+
+
+def slack_retry_handlers() -> list[RetryHandler]:
+    """slack-sdk's handlers, sharing SLACK_ATTEMPTS - 1 retries: a connection lost (reset, refused, timed out,
+    a broken answer), 429 (waits Retry-After), 5xx (backoff with jitter)."""
+    retries = SLACK_ATTEMPTS - 1
+    lost: list[type[Exception]] = [URLError, ConnectionError, TimeoutError, HTTPException]
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=retries, error_types=lost),
+        RateLimitErrorRetryHandler(max_retry_count=retries),
+        AnyServerErrorRetryHandler(max_retry_count=retries),
+    ]
 
 
 @dataclass(frozen=True)

@@ -1,45 +1,102 @@
-"""The outbox: sending a message once on each of an audience's channels (channels.py says how each
-channel sends). Each (channel, audience, item) is claimed in the delivery log (Powertools idempotency
-records in the table) before it is sent, recorded once sent, released if sending failed: at-least-once
-triggers never repeat a message, and a retry sends only what did not go (an email that went out is not
-sent again because Slack failed).
+"""The outbox: each message sent once on each of an audience's channels (channels.py says how a channel
+sends), with exactly-once effect against at-least-once triggers and any failure on the way.
+
+Each (channel, audience, item) is a delivery, with one record in the delivery log:
+
+1. claim: a conditional write of the record, in progress, with this send's token and an expiry (the
+   invocation's deadline: once it has passed, whoever claimed is gone). It succeeds when there is no record,
+   when the record is a claim whose expiry has passed, or when the record itself expired (TTL).
+2. send one message made of the items claimed.
+3. record: the record completed (on condition that the claim is still this send's), in one DynamoDB
+   transaction with what the delivery changes (notify: the finding marked notified, and its audit entry).
+   A retry after a commit whose answer was lost finds the record completed with its own token: done.
+
+Whatever fails, anywhere (any exception), the item is reported failed so that its trigger retries it: a
+claim whose send failed is released (a delete on condition that it is still ours; if that fails too, the
+claim expires); a claim found in progress is a delivery under way or abandoned, retried after its expiry,
+never counted as done; a delivery recorded already is not sent again, and what it changed was written with
+it. A retry sends only what did not go: an email that went out is not sent again because Slack failed.
+
+Two windows no sender can close, both ending in a duplicate rather than a loss: a message sent whose record
+cannot be written (DynamoDB failing all of RECORD_ATTEMPTS tries) stays claimed, and once the claim expires
+a retry sends it again; and a send whose answer was lost after the channel took it (SNS, Slack) is sent
+again, since the channel cannot be asked whether it did.
+
+The records are Powertools idempotency's (PK DELIVERY, SK notify#<md5 of {"delivery": ...}>, status,
+expires_at, in_progress_expiration in milliseconds), so what was delivered before this module wrote them
+itself is still known; a claim adds its token. Powertools' persistence layer is not used: it releases
+unconditionally and cannot write the record in a transaction with the finding.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Generic, TypeVar
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyItemAlreadyExistsError
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from guardian import clock
 from guardian.channels import PERMISSIONS as CHANNEL_PERMISSIONS
 from guardian.channels import Audience, Channels, DeliveryFailed
+from guardian.findings_store import FindingChange, finding_writes
 from guardian.messages import Message
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.table import DELIVERY_PK
+from guardian.table import delivery_key, epoch
 
 if TYPE_CHECKING:
     from guardian.runtime import Guardian
 
 PERMISSIONS = (
-    "dynamodb:UpdateItem",  # the delivery log completes and releases its records
-    "dynamodb:DeleteItem",
+    "dynamodb:UpdateItem",  # a delivery recorded (alone, or in a transaction with its finding)
+    "dynamodb:DeleteItem",  # a claim released
     *CHANNEL_PERMISSIONS,
 )
 Item = TypeVar("Item")
 DELIVERY_MEMORY = timedelta(days=90)  # how long a delivered (channel, audience, item) is remembered
-CLAIM_MILLIS = 60_000  # a delivery in progress that never finished is retried after this
+# A claim expires at the claimant's deadline (its Lambda invocation's end); without one, after Lambda's longest.
+LONGEST_INVOCATION = timedelta(minutes=15)
+# Writing the record of a message sent is the one step whose failure can end in a duplicate: it is tried
+# longest (each attempt with botocore's own retries; about 13 seconds of backoff in all).
+RECORD_ATTEMPTS = 10
+RELEASE_ATTEMPTS = 3  # releasing a claim: if it still fails, the claim expires
+BACKOFF_SECONDS, BACKOFF_CAP = 0.05, 2.0  # doubled at each attempt, up to the cap
+KEY_PREFIX = "notify"  # Powertools' function name in the record's key: changing it would resend what was sent
+IN_PROGRESS, COMPLETED = "INPROGRESS", "COMPLETED"
+
+
+class Claim(Enum):
+    TAKEN = "taken"  # this send has it
+    DONE = "done"  # delivered before
+    BUSY = "busy"  # another send's claim, not expired: retry after its expiry
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What a delivery changes, written in the transaction that records it: a finding, by a lifecycle step."""
+
+    finding_id: str
+    change: FindingChange
+
+
+# What a delivery changes, given the channel it went on and the item: None for nothing (a digest, a report).
+Settle = Callable[[str, Item], Effect | None]
 
 
 @dataclass
 class Outcome(Generic[Item]):
     sent: list[tuple[str, str, list[Item]]] = field(default_factory=list)  # channel, subject, what it told
-    duplicates: int = 0
-    error: Exception | None = None
+    duplicates: int = 0  # deliveries recorded before: not sent again
+    recorded_before: list[tuple[str, str]] = field(default_factory=list)  # their channel and item key
+    delivered: set[str] = field(default_factory=set)  # item keys delivered (now or before) on some channel
+    failed: dict[str, str] = field(default_factory=dict)  # item key -> why: retry the trigger
+    error: Exception | None = None  # the last failure, if any
 
 
 def send_once(
@@ -48,38 +105,52 @@ def send_once(
     items: list[tuple[str, Item]],
     compose: Callable[[list[Item]], Message],
     now: datetime,
+    settle: Settle[Item] | None = None,
+    deadline: datetime | None = None,
 ) -> Outcome[Item]:
-    """On each channel, one message about the items never delivered there before: each (channel, audience,
-    item key) is claimed in the delivery log first, recorded once sent, released if sending failed (so the
-    retry sends it, and only it: an email that went out is not sent again because Slack failed)."""
-    delivery, outcome = Delivery.of(guardian), Outcome[Item]()
-    for channel in delivery.channels.to(audience, now):
-        addressed = [(f"{channel.name}#{audience.name}#{key}", item) for key, item in items]
-        fresh = [(claim, item) for claim, item in addressed if delivery.outbox.claim(claim)]
-        outcome.duplicates += len(addressed) - len(fresh)
+    """On each channel, one message about the items not delivered there before (``items``: (key, item),
+    keys unique). ``settle`` says what each delivery changes (written with its record); ``deadline`` is when
+    this invocation ends (its claims expire then). Every item that did not get through on some channel is
+    in ``failed``: the caller must have it retried."""
+    outcome = Outcome[Item]()
+    try:
+        delivery = Delivery.of(guardian)
+        channels = delivery.channels.to(audience, now)
+    except Exception as error:  # no channel to try is a failure of every item, not a crash
+        _failed(outcome, [key for key, _ in items], error, "channels unavailable", audience)
+        return outcome
+    outbox, token = delivery.outbox, uuid.uuid4().hex
+    expiry = deadline or clock.now() + LONGEST_INVOCATION
+    for channel in channels:
+        fresh: list[tuple[str, str, Item]] = []  # claim, key, item
+        for key, item in items:
+            claim = f"{channel.name}#{audience.name}#{key}"
+            try:
+                state, until = outbox.claim(claim, token, expiry)
+            except Exception as error:  # it may have been written all the same: take back what may be ours
+                outbox.release(claim, token)
+                _failed(outcome, [key], error, "claim failed", audience, channel.name)
+                continue
+            if state is Claim.TAKEN:
+                fresh.append((claim, key, item))
+            elif state is Claim.DONE:
+                outcome.duplicates += 1
+                outcome.recorded_before.append((channel.name, key))
+                outcome.delivered.add(key)
+            else:
+                busy = DeliveryFailed(f"{claim} is being sent (claimed until {until}): retried after that")
+                _failed(outcome, [key], busy, "delivery in progress", audience, channel.name)
         if not fresh:
             continue
-        message = compose([item for _, item in fresh])
         try:
+            message = compose([item for _, _, item in fresh])
             channel.send(message)
-        except (DeliveryFailed, ClientError, BotoCoreError) as error:
-            for claim, _ in fresh:
-                delivery.outbox.release(claim, error)
-            logger.error(
-                "delivery failed",
-                extra={
-                    "channel": channel.name,
-                    "audience": audience.name,
-                    "subject": message.subject,
-                    "error": str(error),
-                },
-            )
+        except Exception as error:
+            for claim, _, _ in fresh:
+                outbox.release(claim, token)
+            _failed(outcome, [key for _, key, _ in fresh], error, "delivery failed", audience, channel.name)
             metrics.add_metric(name="DeliveryFailures", unit=MetricUnit.Count, value=1)
-            outcome.error = error
             continue
-        for claim, _ in fresh:
-            delivery.outbox.delivered(claim, now)
-        outcome.sent.append((channel.name, message.subject, [item for _, item in fresh]))
         metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
         logger.info(
             "message sent",
@@ -90,44 +161,202 @@ def send_once(
                 "findings": [f.id for f in message.about],
             },
         )
+        outcome.sent.append((channel.name, message.subject, [item for _, _, item in fresh]))
+        for claim, key, item in fresh:
+            effect = settle(channel.name, item) if settle else None
+            try:
+                outbox.record(claim, token, now, effect)
+            except Exception as error:  # sent, not recorded: the claim stays until it expires
+                _failed(outcome, [key], error, "sent but not recorded", audience, channel.name)
+                metrics.add_metric(name="DeliveriesNotRecorded", unit=MetricUnit.Count, value=1)
+            else:
+                outcome.delivered.add(key)
     return outcome
 
 
+def _failed(
+    outcome: Outcome[Any], keys: list[str], error: Exception, what: str, audience: Audience, channel: str = ""
+) -> None:
+    for key in keys:
+        outcome.failed[key] = f"{what}: {type(error).__name__}: {error}"
+    outcome.error = error
+    logger.error(
+        what,
+        extra={
+            "channel": channel,
+            "audience": audience.name,
+            "items": keys,
+            "error": f"{type(error).__name__}: {error}",
+        },
+    )
+
+
 class Outbox:
-    """The delivery log: one Powertools idempotency record per claim ("<channel>#<audience>#<item key>")
-    under the table's DELIVERY partition, remembered for DELIVERY_MEMORY."""
+    """The delivery log: one record per claim ("<channel>#<audience>#<item key>") under the table's DELIVERY
+    partition, remembered for DELIVERY_MEMORY."""
 
     def __init__(self, guardian: Guardian) -> None:
-        self._log = DynamoDBPersistenceLayer(
-            table_name=guardian.settings.table_name,
-            key_attr="PK",
-            sort_key_attr="SK",
-            static_pk_value=DELIVERY_PK,
-            expiry_attr="expires_at",
-            boto3_client=guardian.clients("dynamodb"),
-        )
-        remembered = IdempotencyConfig(expires_after_seconds=int(DELIVERY_MEMORY.total_seconds()))
-        self._log.configure(remembered, key_prefix="notify")
+        self._guardian = guardian
+        self._table = guardian.settings.table_name
 
-    def claim(self, claim: str) -> bool:
-        """True: this invocation sends it. False: it was sent already (or is being sent right now)."""
+    @property
+    def _client(self) -> Any:
+        return self._guardian.clients("dynamodb")
+
+    def claim(self, claim: str, token: str, expiry: datetime) -> tuple[Claim, datetime | None]:
+        """Take the delivery for this send until ``expiry``: TAKEN; or DONE (delivered before); or BUSY (another
+        send's claim, with its expiry)."""
+        now = clock.now()
+        item = _key(claim) | {
+            "status": {"S": IN_PROGRESS},
+            "claim": {"S": token},
+            "delivery": {"S": claim},
+            "expires_at": {"N": str(epoch(now + DELIVERY_MEMORY))},
+            "in_progress_expiration": {"N": str(_millis(expiry))},
+        }
         try:
-            self._log.save_inprogress(data=_record(claim), remaining_time_in_millis=CLAIM_MILLIS)
-        except IdempotencyItemAlreadyExistsError:
-            return False
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression=(
+                    "attribute_not_exists(PK) OR expires_at < :now"
+                    " OR (#status = :in_progress AND in_progress_expiration < :now_ms)"
+                ),
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(epoch(now))},
+                    ":now_ms": {"N": str(_millis(now))},
+                    ":in_progress": {"S": IN_PROGRESS},
+                },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if _code(error) != "ConditionalCheckFailedException":
+                raise
+            held = error.response.get("Item") or {}
+            if held.get("status", {}).get("S") == COMPLETED:
+                return Claim.DONE, None
+            until = held.get("in_progress_expiration", {}).get("N")
+            return Claim.BUSY, _from_millis(until) if until else None
+        return Claim.TAKEN, None
+
+    def release(self, claim: str, token: str) -> None:
+        """The send failed: forget the claim if it is still ours, so a retry sends it. Never raises: a claim
+        that cannot be released expires."""
+        for attempt in range(RELEASE_ATTEMPTS):
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=_key(claim),
+                    ConditionExpression="claim = :token AND #status = :in_progress",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues={":token": {"S": token}, ":in_progress": {"S": IN_PROGRESS}},
+                )
+                return
+            except ClientError as error:
+                if _code(error) == "ConditionalCheckFailedException":
+                    return  # not ours (any more), or released by an attempt whose answer was lost
+                failure: Exception = error
+            except Exception as error:
+                failure = error
+            if attempt + 1 < RELEASE_ATTEMPTS:
+                pause(attempt)
+        logger.warning("claim not released: it expires", extra={"delivery": claim, "error": str(failure)})
+
+    def record(self, claim: str, token: str, now: datetime, effect: Effect | None) -> None:
+        """The message went out: complete the record, with what the delivery changes, in one transaction."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                if self._complete(claim, token, now, effect):
+                    return
+                continue  # the finding changed meanwhile: its change is made again on what it is now
+            except Exception as error:
+                if attempt + 1 == RECORD_ATTEMPTS:
+                    logger.error("message sent but not recorded", extra={"delivery": claim, "error": str(error)})
+                    raise
+                pause(attempt)
+        raise DeliveryFailed(f"{claim}: its finding kept changing while the delivery was recorded")
+
+    def _complete(self, claim: str, token: str, now: datetime, effect: Effect | None) -> bool:
+        """True when the record is complete (by this call or by an earlier one whose answer was lost); False
+        when the finding changed under the transaction."""
+        update = {
+            "TableName": self._table,
+            "Key": _key(claim),
+            "UpdateExpression": "SET #status = :completed, #data = :data REMOVE in_progress_expiration",
+            "ConditionExpression": "claim = :token AND #status = :in_progress",
+            "ExpressionAttributeNames": {"#status": "status", "#data": "data"},
+            "ExpressionAttributeValues": {
+                ":completed": {"S": COMPLETED},
+                ":in_progress": {"S": IN_PROGRESS},
+                ":token": {"S": token},
+                ":data": {"S": json.dumps({"at": now.isoformat()})},
+            },
+        }
+        writes = self._writes(effect, now)
+        try:
+            if writes:
+                self._client.transact_write_items(TransactItems=[{"Update": update}, *writes])
+            else:
+                self._client.update_item(**update, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            return True
+        except ClientError as error:
+            if _code(error) == "ConditionalCheckFailedException":  # the update alone: the record as it is
+                held = error.response.get("Item") or {}
+            elif _code(error) == "TransactionCanceledException":  # the record, or the finding, is not as it was
+                held = self._client.get_item(TableName=self._table, Key=_key(claim), ConsistentRead=True)
+                held = held.get("Item") or {}
+            else:
+                raise
+        ours = held.get("claim", {}).get("S") == token
+        status = held.get("status", {}).get("S")
+        if ours and status == COMPLETED:
+            return True  # an earlier attempt committed
+        if ours and status == IN_PROGRESS and writes:
+            return False  # the finding's condition failed: it changed
+        # The claim expired and was taken (or released) while this send was under way: the message went out,
+        # and whoever holds the delivery now may send it again. Nothing left to record here.
+        logger.error("claim lost while sending", extra={"delivery": claim, "held": status})
+        metrics.add_metric(name="DeliveryClaimsLost", unit=MetricUnit.Count, value=1)
         return True
 
-    def delivered(self, claim: str, now: datetime) -> None:
-        self._log.save_success(data=_record(claim), result={"at": now.isoformat()})
+    def _writes(self, effect: Effect | None, now: datetime) -> list[dict[str, Any]]:
+        if effect is None:
+            return []
+        current = self._guardian.findings.get(effect.finding_id)
+        if current is None:
+            return []
+        updated, audit = effect.change(current)
+        if not audit and updated == current:
+            return []
+        _, writes = finding_writes(self._table, updated.model_copy(update={"updated_at": now}), audit)
+        return writes
 
-    def release(self, claim: str, error: Exception) -> None:
-        """Sending failed: forget the claim, so the retry sends it."""
-        self._log.delete_record(data=_record(claim), exception=error)
+
+def pause(attempt: int) -> None:
+    time.sleep(min(BACKOFF_SECONDS * 2**attempt, BACKOFF_CAP))
 
 
-def _record(claim: str) -> dict[str, str]:
-    # The idempotency key hashes exactly this document: changing it would resend what was delivered.
-    return {"delivery": claim}
+def record_key(claim: str) -> str:
+    """The record's sort key, as Powertools idempotency hashes {"delivery": claim} under KEY_PREFIX."""
+    digest = hashlib.md5(json.dumps({"delivery": claim}, sort_keys=True).encode(), usedforsecurity=False)
+    return f"{KEY_PREFIX}#{digest.hexdigest()}"
+
+
+def _key(claim: str) -> dict[str, dict[str, str]]:
+    return delivery_key(record_key(claim))
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _millis(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _from_millis(value: str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000, clock.now().tzinfo)
 
 
 @dataclass(frozen=True)

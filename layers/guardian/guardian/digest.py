@@ -1,6 +1,11 @@
 """The daily digest: instead of immediate alerts (DigestMode=daily), one message per owner a day with
 what opened and what resolved; and, for the team (TeamNotifications=digest), one summary of everything
-still open, with findings in private spaces counted rather than named."""
+still open, with findings in private spaces counted rather than named.
+
+Each digest goes through the outbox (delivery.py): once a day per channel, however often the schedule
+fires. An owner's new findings are marked notified once their digest is delivered, now or by an earlier
+run (a run that sent it and failed to mark them leaves the marking to the retry, which does not send it
+again); a digest not delivered fails the run, which the schedule retries."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -10,7 +15,7 @@ from typing import Any
 from guardian import findings as lifecycle
 from guardian.channels import Audience, DeliveryFailed
 from guardian.delivery import send_once
-from guardian.findings import ACTIVE, Finding, Status
+from guardian.findings import ACTIVE, AuditEntry, Finding, Status
 from guardian.findings_store import write_finding
 from guardian.messages import Context, Message, daily, daily_total, dollars, header, label, render, section
 from guardian.notices import Notice, NoticeKind
@@ -26,7 +31,8 @@ class DigestReport:
         return {"sent": self.sent, "failed": self.failed}
 
 
-def digest(guardian: Guardian, now: datetime) -> DigestReport:
+def digest(guardian: Guardian, now: datetime, deadline: datetime | None = None) -> DigestReport:
+    """``deadline``: when this invocation ends (the outbox's claims expire then at the latest)."""
     settings = guardian.settings
     report = DigestReport()
     since = now - timedelta(days=1)
@@ -44,12 +50,12 @@ def digest(guardian: Guardian, now: datetime) -> DigestReport:
                 gone[finding.owner].append(finding)
         for owner in sorted(set(new) | set(gone)):
             message = _owner_digest(new[owner], gone[owner], context)
-            if _send(guardian, Audience(owner), message, now, report):
+            if _send(guardian, Audience(owner), message, now, deadline, report):
                 for finding in new[owner]:
-                    write_finding(guardian, finding, lambda f: lifecycle.notified(f, now, "digest"), now)
+                    _mark_told(guardian, finding, now, report)
     if settings.team_notifications == "digest" and (active or resolved):
         message = team_digest(active, resolved, context, settings.allow_private_names)
-        _send(guardian, Audience(None), message, now, report)
+        _send(guardian, Audience(None), message, now, deadline, report)
     if report.failed:  # the schedule retries; what was delivered is not sent again
         raise DeliveryFailed(f"digests not delivered to: {', '.join(report.failed)}")
     return report
@@ -100,10 +106,31 @@ def team_digest(active: list[Finding], resolved: list[Finding], context: Context
     return Message(subject=subject, text=text, blocks=blocks, about=counted or resolved)
 
 
-def _send(guardian: Guardian, audience: Audience, message: Message, now: datetime, report: DigestReport) -> bool:
-    """Today's digest for this audience, once per channel however often the schedule fires."""
-    outcome = send_once(guardian, audience, [(f"digest#{now.date().isoformat()}", message)], lambda _: message, now)
+def _send(
+    guardian: Guardian,
+    audience: Audience,
+    message: Message,
+    now: datetime,
+    deadline: datetime | None,
+    report: DigestReport,
+) -> bool:
+    """Today's digest for this audience, once per channel however often the schedule fires. True when it
+    reached the audience on some channel, by this run or an earlier one."""
+    key = f"digest#{now.date().isoformat()}"
+    outcome = send_once(guardian, audience, [(key, message)], lambda _: message, now, deadline=deadline)
     report.sent += [f"{channel} to {audience.name}: {subject}" for channel, subject, _ in outcome.sent]
-    if outcome.error is not None:
+    if outcome.failed:
         report.failed.append(audience.name)
-    return bool(outcome.sent)
+    return key in outcome.delivered
+
+
+def _mark_told(guardian: Guardian, finding: Finding, now: datetime, report: DigestReport) -> None:
+    """A finding the owner's digest told: notified, if it is still open (marking twice changes nothing)."""
+
+    def change(current: Finding) -> tuple[Finding, list[AuditEntry]]:
+        return lifecycle.notified(current, now, "digest") if current.status is Status.OPEN else (current, [])
+
+    try:
+        write_finding(guardian, finding, change, now)
+    except Exception as error:  # the run fails and is retried: the digest is not sent again, the mark is made
+        report.failed.append(f"{finding.id} (not marked notified: {type(error).__name__})")

@@ -3,18 +3,25 @@ in bulk first), price each detection, and bring the stored findings in line: ope
 what continues, resolve what ended or whose resource is gone."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from guardian import findings as lifecycle
 from guardian import metric_data
 from guardian.arns import canonical
 from guardian.cost import hourly_cost
 from guardian.findings import Finding
-from guardian.findings_store import active, write_finding
+from guardian.findings_store import active, same_content, write_finding
+from guardian.inventory import Conflict
 from guardian.kinds import Kind, is_gone
+from guardian.metric_data import MetricQuery
 from guardian.observability import MetricUnit, logger, metrics
+from guardian.resolution import end
 from guardian.resource import Resource
 from guardian.rules import AnyRule, Detection, RuleContext
 from guardian.runtime import Guardian
@@ -27,7 +34,9 @@ class EvaluationReport:
     resolved: int = 0
     unchanged: int = 0
     metric_queries: int = 0
+    unjudged: int = 0  # (rule, resource) pairs not judged this time: their findings were left as they were
     findings: list[Finding] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -36,46 +45,120 @@ class EvaluationReport:
             "resolved": self.resolved,
             "unchanged": self.unchanged,
             "metric_queries": self.metric_queries,
+            "unjudged": self.unjudged,
+            "errors": len(self.errors),
             "active_findings": len(self.findings),
         }
 
 
-def evaluate(guardian: Guardian, resources: list[Resource], now: datetime, complete: bool = True) -> EvaluationReport:
+def evaluate(
+    guardian: Guardian,
+    resources: list[Resource],
+    now: datetime,
+    complete: bool = True,
+    unknown_kinds: frozenset[Kind] = frozenset(),
+) -> EvaluationReport:
     """Evaluate the rules over ``resources``. ``complete``: these are all the resources there are (a
-    sweep), so a finding about anything else is about a resource that is gone."""
+    sweep), so a finding about anything else is about a resource that is gone; except a resource of
+    ``unknown_kinds``, whose records the sweep could not read.
+
+    Each judgement stands alone: a rule that cannot judge a resource (it raised, or the metrics it needs
+    could not be fetched) leaves that finding as it was, and a finding that cannot be written is logged,
+    counted and left for the next evaluation; neither stops the rest."""
     rules = guardian.rules.rules()
     in_scope = {r.arn: r for r in resources}
     context = _context(guardian, in_scope, now)
     report = EvaluationReport()
-    queries = [query for rule in rules for query in rule.queries(list(in_scope.values()), now)]
-    report.metric_queries = len(queries)
-    if queries:
-        context.metrics = metric_data.fetch(guardian.clients("cloudwatch"), queries)
-    detections = {
-        lifecycle.finding_id(d.rule, d.resource.arn): d
-        for rule in rules
-        for resource in in_scope.values()
-        if resource.kind in rule.kinds
-        for d in [_safe(rule, resource, context)]
-        if d is not None
-    }
-    held = active(guardian.findings)
+    unjudged_rules = _fetch_metrics(guardian, rules, list(in_scope.values()), context, report)
+    detections: dict[str, Detection] = {}
+    unjudged: set[str] = set()
+    for rule in rules:
+        for resource in in_scope.values():
+            if resource.kind not in rule.kinds:
+                continue
+            judged, detection = (False, None) if rule.name in unjudged_rules else _judge(rule, resource, context)
+            if not judged:
+                unjudged.add(lifecycle.finding_id(rule.name, resource.arn))
+            elif detection is not None:
+                detections[lifecycle.finding_id(detection.rule, detection.resource.arn)] = detection
+    report.unjudged = len(unjudged)
+    held, can_resolve = _active(guardian, report)
     for finding_id, detection in detections.items():
-        _upsert(guardian, finding_id, detection, held.get(finding_id), now, report)
-    for finding_id, finding in held.items():
-        if finding_id in detections:
+        _isolated(report, finding_id, detection.resource.arn, _upsert, guardian, finding_id, detection, held, now)
+    for finding_id, finding in held.items() if can_resolve else ():
+        if finding_id in detections or finding_id in unjudged:
             continue
-        resource = in_scope.get(canonical(finding.resource_arn))
-        if resource is None and not complete:
+        subject = in_scope.get(canonical(finding.resource_arn))
+        if subject is None and (not complete or finding.resource_kind in unknown_kinds):
             continue  # not evaluated this time: a targeted evaluation of one space, say
-        gone = resource is None or is_gone(resource.state)
-        write_finding(guardian, finding, partial(lifecycle.ended, now=now, gone=gone), now)
-        report.resolved += 1
-    report.findings = [f for status in lifecycle.ACTIVE for f in guardian.findings.with_status(status)]
+        gone = subject is None or is_gone(subject.state)
+        _isolated(report, finding_id, finding.resource_arn, _resolve, guardian, finding, gone, now)
+    report.findings = _active_now(guardian, report)
     metrics.add_metric(name="FindingsOpened", unit=MetricUnit.Count, value=report.opened)
     metrics.add_metric(name="FindingsResolved", unit=MetricUnit.Count, value=report.resolved)
+    if report.errors:
+        metrics.add_metric(name="FindingWriteErrors", unit=MetricUnit.Count, value=len(report.errors))
+        logger.warning("findings not written", extra={"errors": report.errors[:20]})
     logger.info("rules evaluated", extra=report.as_dict())
     return report
+
+
+def _fetch_metrics(
+    guardian: Guardian, rules: list[AnyRule], resources: list[Resource], context: RuleContext, report: EvaluationReport
+) -> set[str]:
+    """Every rule's metrics in bulk; returns the rules that cannot judge this time (their metrics, or what
+    they would query, could not be had). A missing datapoint is no evidence of idleness."""
+    unjudged: set[str] = set()
+    wanted: dict[str, list[MetricQuery]] = {}
+    for rule in rules:
+        try:
+            wanted[rule.name] = rule.queries(resources, context.now)
+        except Exception:
+            logger.exception("rule could not say what metrics it needs", extra={"rule": rule.name})
+            metrics.add_metric(name="RuleErrors", unit=MetricUnit.Count, value=1)
+            unjudged.add(rule.name)
+    queries = [query for rule_queries in wanted.values() for query in rule_queries]
+    report.metric_queries = len(queries)
+    if not queries:
+        return unjudged
+    fetched = metric_data.fetch_available(guardian.clients("cloudwatch"), queries)
+    context.metrics = fetched.results
+    if fetched.failed:
+        failed_rules = {name for name, qs in wanted.items() if any(q.key in fetched.failed for q in qs)}
+        unjudged |= failed_rules
+        logger.warning(
+            "metrics unavailable: these rules judge nothing this time",
+            extra={"rules": sorted(failed_rules), "errors": fetched.errors},
+        )
+        metrics.add_metric(name="MetricFetchErrors", unit=MetricUnit.Count, value=len(fetched.errors))
+    return unjudged
+
+
+def _active(guardian: Guardian, report: EvaluationReport) -> tuple[dict[str, Finding], bool]:
+    """The active findings, and whether they could be read (without them, nothing is resolved this time;
+    what was detected is still written, each finding read by id)."""
+    try:
+        return active(guardian.findings), True
+    except (ClientError, BotoCoreError) as error:
+        report.errors.append(f"active findings unreadable: {error}")
+        return {}, False
+
+
+def _active_now(guardian: Guardian, report: EvaluationReport) -> list[Finding]:
+    try:
+        return [f for status in lifecycle.ACTIVE for f in guardian.findings.with_status(status)]
+    except (ClientError, BotoCoreError) as error:
+        report.errors.append(f"active findings unreadable: {error}")
+        return []
+
+
+def _isolated(report: EvaluationReport, finding_id: str, arn: str, write: Callable[..., None], *args: Any) -> None:
+    """One finding's write: a failure is logged with what it was about, counted, and left for next time."""
+    try:
+        write(*args, report)
+    except Exception as error:  # one finding must not keep the others from being written
+        logger.exception("finding not written", extra={"finding_id": finding_id, "arn": arn})
+        report.errors.append(f"{finding_id} ({arn}): {type(error).__name__}: {error}")
 
 
 def _context(guardian: Guardian, in_scope: dict[str, Resource], now: datetime) -> RuleContext:
@@ -95,34 +178,49 @@ def _context(guardian: Guardian, in_scope: dict[str, Resource], now: datetime) -
     return RuleContext(now=now, lookup=lookup, spaces_of_owner=spaces_of_owner)
 
 
-def _safe(rule: AnyRule, resource: Resource, context: RuleContext) -> Detection | None:
+def _judge(rule: AnyRule, resource: Resource, context: RuleContext) -> tuple[bool, Detection | None]:
+    """(whether the rule could judge the resource, what it found)."""
     try:
-        return rule.evaluate(resource, context)
+        return True, rule.evaluate(resource, context)
     except Exception:  # one resource a rule cannot judge must not stop the others being judged
         logger.exception("rule failed on a resource", extra={"rule": rule.name, "arn": resource.arn})
         metrics.add_metric(name="RuleErrors", unit=MetricUnit.Count, value=1)
-        return None
+        return False, None
 
 
 def _upsert(
     guardian: Guardian,
     finding_id: str,
     detection: Detection,
-    held: Finding | None,
+    held: dict[str, Finding],
     now: datetime,
     report: EvaluationReport,
 ) -> None:
     cost = hourly_cost(detection.resource, guardian.prices)
     exemption = lifecycle.exemption_of(detection.resource, guardian.settings.exemption_tag, now)
-    existing = held or guardian.findings.get(finding_id)
+    existing = held.get(finding_id) or guardian.findings.get(finding_id)
     if existing is None:
         finding, audit = lifecycle.opened(detection, cost, exemption, now)
-        guardian.findings.put(finding, audit)
-        report.opened += 1
-        return
+        try:
+            guardian.findings.put(finding, audit)
+            report.opened += 1
+            return
+        except Conflict:
+            existing = guardian.findings.get(finding_id)
+            if existing is None:
+                raise
+            if same_content(existing, finding):
+                # This very write, committed before a timeout, seen by the retry: done, not a conflict.
+                report.opened += 1
+                return
+            # Opened meanwhile by another evaluation (a scheduled check, say): brought up to date below.
     changed = write_finding(guardian, existing, lambda f: lifecycle.refreshed(f, detection, cost, exemption, now), now)
     report.updated += changed
     report.unchanged += not changed
+
+
+def _resolve(guardian: Guardian, finding: Finding, gone: bool, now: datetime, report: EvaluationReport) -> None:
+    report.resolved += write_finding(guardian, finding, partial(end, now=now, gone=gone), now)
 
 
 __all__ = ["EvaluationReport", "evaluate"]

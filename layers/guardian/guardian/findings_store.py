@@ -73,6 +73,11 @@ def _content(finding: Finding) -> dict[str, Any]:
     return finding.model_dump(exclude={"revision", "updated_at"})
 
 
+def same_content(one: Finding, other: Finding) -> bool:
+    """Whether two findings say the same (a write that committed, then timed out, is found so on retry)."""
+    return _content(one) == _content(other)
+
+
 def active(store: FindingsStore) -> dict[str, Finding]:
     return {f.id: f for status in ACTIVE for f in store.with_status(status)}
 
@@ -95,19 +100,12 @@ class DynamoFindings:
         return Finding.model_validate_json(item["doc"]["S"]) if item else None
 
     def put(self, finding: Finding, audit: list[AuditEntry]) -> Finding:
-        stored = finding.model_copy(update={"revision": finding.revision + 1})
-        put: dict[str, Any] = {"TableName": self._table, "Item": _item(stored)}
-        if finding.revision == 0:
-            put["ConditionExpression"] = "attribute_not_exists(PK)"
-        else:
-            put["ConditionExpression"] = "revision = :expected"
-            put["ExpressionAttributeValues"] = {":expected": {"N": str(finding.revision)}}
-        entries = [{"Put": _audit_put(self._table, stored, entry, n)} for n, entry in enumerate(audit)]
+        stored, writes = finding_writes(self._table, finding, audit)
         try:
-            if entries:
-                self._client.transact_write_items(TransactItems=[{"Put": put}, *entries])
+            if len(writes) > 1:
+                self._client.transact_write_items(TransactItems=writes)
             else:
-                self._client.put_item(**put)
+                self._client.put_item(**writes[0]["Put"])
         except ClientError as error:
             if error.response["Error"]["Code"] in ("ConditionalCheckFailedException", "TransactionCanceledException"):
                 raise Conflict(finding.id) from error
@@ -153,6 +151,21 @@ class DynamoFindings:
             for item in page["Items"]:
                 if item.get("type", {}).get("S") == "finding":
                     yield Finding.model_validate_json(item["doc"]["S"])
+
+
+def finding_writes(table: str, finding: Finding, audit: list[AuditEntry]) -> tuple[Finding, list[dict[str, Any]]]:
+    """The finding as it will be stored, and the TransactWriteItems entries that store it (if its stored revision
+    is still ``finding.revision``) with its audit entries: for a caller that writes them in one transaction with
+    something of its own (delivery.py: the record that a message about the finding was sent)."""
+    stored = finding.model_copy(update={"revision": finding.revision + 1})
+    put: dict[str, Any] = {"TableName": table, "Item": _item(stored)}
+    if finding.revision == 0:
+        put["ConditionExpression"] = "attribute_not_exists(PK)"
+    else:
+        put["ConditionExpression"] = "revision = :expected"
+        put["ExpressionAttributeValues"] = {":expected": {"N": str(finding.revision)}}
+    entries = [{"Put": _audit_put(table, stored, entry, n)} for n, entry in enumerate(audit)]
+    return stored, [{"Put": put}, *entries]
 
 
 def _item(finding: Finding) -> dict[str, Any]:

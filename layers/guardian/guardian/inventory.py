@@ -6,18 +6,29 @@ observation that set it (:attr:`Observation.version`), and maps (tags, instance 
 key by key. Merging is therefore commutative, associative and idempotent: any permutation of a set of
 observations, with duplicates, yields the same record, and an older event never overwrites newer state.
 Writes are conditional on the revision read, so concurrent updates of one item retry, never clobber.
+
+Time is bounded: an observation stamped later than the guardian's clock (plus AHEAD) is ranked as if made
+at that moment (:func:`bounded`), whatever path it came by. An event's time is checked when it is parsed
+(clock.implausible), but a sweep's describe response, say, is not: a stamp from the future would otherwise
+outrank every true observation after it and freeze the record (a real delete could never win).
 """
 
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from guardian import clock
 from guardian.kinds import GONE, Kind
+from guardian.observability import logger
 from guardian.resource import KEYED_FIELDS, Observation, Resource
 
 MAX_WRITE_ATTEMPTS = 8
+# How far past the guardian's clock an observation's stamp still counts as it is. AWS stamps events to the
+# second and the sweep stamps with the guardian's own clock, so a true stamp is never later than now by
+# more than the clocks' drift: a second is ample, and bounds how long a false stamp can hold a record.
+AHEAD = timedelta(seconds=1)
 
 
 class Conflict(Exception):
@@ -60,8 +71,19 @@ class Applied:
     changed: bool
 
 
-def merge(current: Resource | None, observation: Observation) -> Resource:
-    """Fold one observation into a record. Pure: the same inputs always give the same record."""
+def bounded(observation: Observation, now: datetime) -> Observation:
+    """The observation as last-writer-wins may rank it: stamped at most ``now`` + AHEAD."""
+    latest = (now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)) + AHEAD
+    if observation.observed_at <= latest:
+        return observation
+    return observation.model_copy(update={"observed_at": latest})
+
+
+def merge(current: Resource | None, observation: Observation, now: datetime | None = None) -> Resource:
+    """Fold one observation into a record. Pure: the same inputs always give the same record. With ``now``,
+    the observation's time is first bounded by it (see :func:`bounded`)."""
+    if now is not None:
+        observation = bounded(observation, now)
     record: dict[str, Any] = (
         current.model_dump()
         if current
@@ -143,12 +165,28 @@ def _sort_key(value: Any) -> str:
 Derive = Callable[[Resource], Resource]
 
 
-def apply(inventory: Inventory, observation: Observation, derive: Derive = lambda r: r) -> Applied:
+def apply(
+    inventory: Inventory, observation: Observation, derive: Derive = lambda r: r, now: datetime | None = None
+) -> Applied:
     """Merge an observation into the stored record and write it back, retrying on concurrent writes.
 
     ``derive`` recomputes derived fields (owner, activity) from the merged record before the write, so
-    the record and its attribution land together or not at all.
+    the record and its attribution land together or not at all. The observation's time is bounded by
+    ``now`` (the guardian's clock unless given): a stamp from the future counts as now.
     """
+    claimed = observation
+    observation = bounded(observation, now or clock.now())
+    if observation is not claimed:
+        logger.warning(
+            "observation stamped in the future: ranked as now",
+            extra={
+                "arn": observation.arn,
+                "origin": observation.origin,
+                "source_id": observation.source_id,
+                "stamped": claimed.observed_at.isoformat(),
+                "ranked_at": observation.observed_at.isoformat(),
+            },
+        )
     for _ in range(MAX_WRITE_ATTEMPTS):
         before = inventory.get(observation.arn)
         after = derive(merge(before, observation))

@@ -1,17 +1,24 @@
 """Telling the right person once. The findings stream is the only trigger: each record of a batch is
 read into a notice (notices.py), the batch's notices are grouped per owner (a space that stops with five
 endpoints is one message) and handed to the outbox (delivery.py), which sends each once per channel
-(channels.py); the finding is then marked notified. A message that fails fails only the records it was
-made of (partial batch response), which Lambda retries and finally keeps in the undelivered queue:
-nothing is dropped silently.
+(channels.py) and marks the finding notified in the transaction that records the delivery.
+
+Nothing lost, nothing twice: a record whose message did not get through on every channel (any failure:
+Slack, SNS, DynamoDB, a delivery in progress elsewhere) is reported failed in the partial batch response,
+and Lambda retries it (what went out is not sent again). Its failed attempts are counted in the delivery
+log; on the last one the stream allows (STREAM_ATTEMPTS), the whole record (the finding's images: all that
+is needed to tell it again) is parked in the undelivered queue, for `guardian redeliver`, and reported done.
+When the function itself fails (a timeout), Lambda's on-failure record of the batch reaches that queue
+instead, and `guardian redeliver` reads the batch again from the stream.
 
 Privacy: a finding about a private space (or about a known owner's resource whose space is unknown) goes
 to its owner only; the team sees such findings counted, not named, unless the stack allows names.
 """
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -19,30 +26,45 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from guardian import clock
 from guardian import findings as lifecycle
 from guardian.channels import OWNER_PERMISSIONS, Audience, DeliveryFailed
 from guardian.delivery import PERMISSIONS as DELIVERY_PERMISSIONS
-from guardian.delivery import send_once
+from guardian.delivery import Effect, send_once
 from guardian.findings import AuditEntry, Finding, Status
-from guardian.findings_store import write_finding
+from guardian.findings_store import FindingChange, write_finding
 from guardian.messages import Context, Message, aggregate, render
 from guardian.notices import Notice, NoticeKind, notice_for
-from guardian.observability import logger
+from guardian.observability import MetricUnit, logger, metrics
 from guardian.runtime import Guardian
 from guardian.settings import Settings
+from guardian.table import delivery_key, epoch
 
-PERMISSIONS = (*DELIVERY_PERMISSIONS, *OWNER_PERMISSIONS)
+PERMISSIONS = (
+    *DELIVERY_PERMISSIONS,
+    *OWNER_PERMISSIONS,
+    "sqs:SendMessage",  # a record whose retries are spent, parked whole in the undelivered queue
+)
+# How often Lambda hands a failing record to the function: once, and the stream's MaximumRetryAttempts
+# (template.yaml; tests/integration/test_delivery_faults.py holds the two together).
+STREAM_ATTEMPTS = 6
+ATTEMPTS_MEMORY = timedelta(days=1)  # stream records are kept 24 hours: so are their counts
+PARKED_BY = "studio-cost-guardian/notify"  # what marks a parked record in the undelivered queue
 
 
 def handle_stream(
     guardian: Guardian, event: dict[str, Any], now: datetime, lambda_context: LambdaContext | None
 ) -> PartialItemFailureResponse:
-    """The stream batch, delivered; returns the partial batch response (failed records are retried)."""
+    """The stream batch, delivered; returns the partial batch response (failed records are retried).
+    ``event["redelivered"]``: records sent again by `guardian redeliver`, which keeps what fails (nothing
+    is parked again)."""
     if not event.get("Records"):  # Powertools refuses an empty batch; there is nothing to retry
         return {"batchItemFailures": []}
-    return process_partial_response(
-        event=event, record_handler=notice_in, processor=NoticeBatch(guardian, now), context=lambda_context
-    )
+    deadline = None
+    if lambda_context is not None:  # claims expire when this invocation ends at the latest
+        deadline = clock.now() + timedelta(milliseconds=lambda_context.get_remaining_time_in_millis())
+    processor = NoticeBatch(guardian, now, deadline, redelivered=bool(event.get("redelivered")))
+    return process_partial_response(event=event, record_handler=notice_in, processor=processor, context=lambda_context)
 
 
 def notice_in(record: DynamoDBRecord) -> Notice | None:
@@ -61,35 +83,86 @@ def _finding(image: dict[str, Any]) -> Finding | None:
 
 
 class NoticeBatch(BatchProcessor):
-    """Powertools' BatchProcessor, plus the one step a batch of notices needs. A message is made of
-    notices from several records (one owner's five endpoints are one email), so whether a record got
-    through is known only once the batch's messages are sent. `process` runs the record handler on every
-    record as Powertools does (a record that cannot be read fails alone), then sends what was read,
-    grouped, and marks the records of a message that failed as failures; on the context's exit
-    Powertools turns the failures into the partial batch response, as for any batch."""
+    """Powertools' BatchProcessor, plus the steps a batch of notices needs. A message is made of notices
+    from several records (one owner's five endpoints are one email), so whether a record got through is
+    known only once the batch's messages are sent. `process` runs the record handler on every record as
+    Powertools does (a record that cannot be read fails alone), sends what was read, grouped, then gives
+    each record its verdict: done; failed (Lambda retries it); or, failed on its last attempt, parked and
+    done. On the context's exit Powertools turns the failures into the partial batch response."""
 
-    def __init__(self, guardian: Guardian, now: datetime) -> None:
+    def __init__(self, guardian: Guardian, now: datetime, deadline: datetime | None, redelivered: bool) -> None:
         # A batch whose every record failed is reported like any other: Lambda retries those records.
         super().__init__(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-        self.guardian, self.now = guardian, now
+        self.guardian, self.now, self.deadline, self.redelivered = guardian, now, deadline, redelivered
 
     def process(self) -> list[tuple[Any, ...]]:
-        # Powertools' entries: ("success", the handler's notice or None, raw record) or ("fail", error, record).
+        # Powertools' entries: ("success", the handler's notice or None, raw record), or ("fail", error,
+        # DynamoDBRecord) with its exception info at the same place in self.exceptions.
         results = super().process()
-        read = [(_sequence(record), notice) for status, notice, record in results if status == "success" and notice]
-        report = deliver(self.guardian, read, self.now)
+        errors = iter(self.exceptions)
+        verdicts: list[tuple[dict[str, Any], Any, str | None, Any]] = []  # record, notice, why it failed, exc
+        for status, value, record in results:
+            if status == "success":
+                verdicts.append((record, value, None, None))
+            else:
+                exc_info = next(errors)
+                verdicts.append((record.raw_event, None, f"unreadable: {value}", exc_info))
+        read = [(_sequence(record), notice) for record, notice, why, _ in verdicts if why is None and notice]
+        report = deliver(self.guardian, read, self.now, self.deadline)
         logger.info("findings stream batch", extra={"records": len(results), **report.as_dict()})
-        for index, (status, _, record) in enumerate(results):
-            if status == "success" and _sequence(record) in report.failed_records:
-                results[index] = self._undelivered(record)
-        return results
+        self.success_messages.clear()
+        self.fail_messages.clear()
+        self.exceptions.clear()
+        final = []
+        for record, notice, why, exc_info in verdicts:
+            why = why or report.failed_records.get(_sequence(record))
+            if why is None or self._parked(record, notice, why):
+                final.append(self.success_handler(record, notice))
+            else:
+                error = DeliveryFailed(f"record {_sequence(record)}: {why}")
+                final.append(self.failure_handler(DynamoDBRecord(record), exc_info or (DeliveryFailed, error, None)))
+        return final
 
-    def _undelivered(self, record: dict[str, Any]) -> tuple[Any, ...]:
-        """A record read, whose notice was in a message that failed: reported failed, so Lambda retries it."""
-        # Powertools keeps the raw record among the successes, whatever the list's annotation says.
-        self.success_messages.remove(record)  # type: ignore[arg-type]
-        error = DeliveryFailed(f"record {_sequence(record)}: its messages were not delivered")
-        return self.failure_handler(DynamoDBRecord(record), (DeliveryFailed, error, None))
+    def _parked(self, record: dict[str, Any], notice: Notice | None, why: str) -> bool:
+        """Count a failed attempt; on the last the stream allows, park the whole record. False: not parked
+        (attempts left, a redelivery, no queue, or parking failed): the record is reported failed."""
+        queue_url = self.guardian.settings.undelivered_queue_url
+        if self.redelivered or not queue_url:
+            return False
+        try:
+            attempts = count_attempt(self.guardian, _sequence(record), self.now)
+            if attempts < STREAM_ATTEMPTS:
+                return False
+            body = parked_record(record, notice, why, attempts)
+            self.guardian.clients("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+        except Exception as error:  # the stream retries it; if that was the last, Lambda's on-failure record
+            logger.error("record not parked", extra={"record": _sequence(record), "error": str(error)})
+            return False
+        logger.error("record parked for redelivery", extra={"record": _sequence(record), "why": why})
+        metrics.add_metric(name="RecordsParked", unit=MetricUnit.Count, value=1)
+        return True
+
+
+def count_attempt(guardian: Guardian, sequence: str, now: datetime) -> int:
+    """One more failed attempt at a stream record; how many so far."""
+    response = guardian.clients("dynamodb").update_item(
+        TableName=guardian.settings.table_name,
+        Key=delivery_key(f"attempts#{sequence}"),
+        UpdateExpression="ADD attempts :one SET expires_at = :expires",
+        ExpressionAttributeValues={":one": {"N": "1"}, ":expires": {"N": str(epoch(now + ATTEMPTS_MEMORY))}},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["attempts"]["N"])
+
+
+def parked_record(record: dict[str, Any], notice: Notice | None, why: str, attempts: int) -> dict[str, Any]:
+    """What the undelivered queue keeps of a record: all of it (the finding's old and new images), and what
+    it was to tell, for whoever reads the queue."""
+    told = None
+    if notice is not None:
+        finding = notice.finding
+        told = {"kind": notice.kind.value, "finding": finding.id, "owner": finding.owner, "key": notice.key}
+    return {"parkedBy": PARKED_BY, "reason": why, "attempts": attempts, "notice": told, "record": record}
 
 
 def _sequence(record: dict[str, Any]) -> str:
@@ -100,10 +173,10 @@ def _sequence(record: dict[str, Any]) -> str:
 class NotifyReport:
     sent: list[str] = field(default_factory=list)  # subjects, per audience
     duplicates: int = 0
-    failed_records: set[str] = field(default_factory=set)
+    failed_records: dict[str, str] = field(default_factory=dict)  # sequence number -> why
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sent": self.sent, "duplicates": self.duplicates, "failed": sorted(self.failed_records)}
+        return {"sent": self.sent, "duplicates": self.duplicates, "failed": self.failed_records}
 
 
 @dataclass(frozen=True)
@@ -111,18 +184,25 @@ class _Pending:
     audience: Audience
     kind: NoticeKind
     notices: tuple[Notice, ...]
-    records: tuple[str, ...]  # stream sequence numbers these notices came from
+    records: tuple[str, ...]  # stream sequence numbers these notices came from, one per notice
     aggregated: bool = False
 
 
-def deliver(guardian: Guardian, notices: list[tuple[str, Notice]], now: datetime) -> NotifyReport:
+def deliver(
+    guardian: Guardian, notices: list[tuple[str, Notice]], now: datetime, deadline: datetime | None = None
+) -> NotifyReport:
     """The notices of a batch (each with its record's sequence number), sent grouped; the report says
-    which records' messages failed."""
+    which records did not get through, and why."""
     settings = guardian.settings
     report = NotifyReport()
     due = [(sequence, notice) for sequence, notice in notices if not _deferred(notice, settings)]
     for pending in _groups(due, settings):
-        _send(guardian, pending, now, report)
+        try:
+            _send(guardian, pending, now, deadline, report)
+        except Exception as error:  # whatever it was, these records are retried
+            for sequence in pending.records:
+                report.failed_records.setdefault(sequence, f"{type(error).__name__}: {error}")
+            logger.exception("notices not delivered", extra={"audience": pending.audience.name})
     return report
 
 
@@ -147,34 +227,69 @@ def _groups(notices: list[tuple[str, Notice]], settings: Settings) -> list[_Pend
     ]
 
 
-def _send(guardian: Guardian, pending: _Pending, now: datetime, report: NotifyReport) -> None:
+def _send(
+    guardian: Guardian, pending: _Pending, now: datetime, deadline: datetime | None, report: NotifyReport
+) -> None:
     context = Context.for_stack(guardian.settings, now)
+    audience = pending.audience
 
     def compose(notices: list[Notice]) -> Message:
         return aggregate(notices, context) if pending.aggregated else render(notices, context)
 
-    outcome = send_once(guardian, pending.audience, [(n.key, n) for n in pending.notices], compose, now)
+    def settle(channel: str, notice: Notice) -> Effect:
+        return Effect(notice.finding.id, _told(notice, audience, channel, now))
+
+    # The same state of a finding may come in several records (the stream delivers at least once): one item.
+    by_key: dict[str, Notice] = {}
+    records: dict[str, list[str]] = defaultdict(list)
+    for notice, sequence in zip(pending.notices, pending.records, strict=True):
+        by_key.setdefault(notice.key, notice)
+        records[notice.key].append(sequence)
+    outcome = send_once(guardian, audience, list(by_key.items()), compose, now, settle, deadline)
     report.duplicates += outcome.duplicates
-    for channel, subject, notices in outcome.sent:
-        report.sent.append(f"{channel} to {pending.audience.name}: {subject}")
-        for notice in notices:
-            _record_sent(guardian, notice, pending.audience, channel, now)
-    if outcome.error is not None:
-        report.failed_records.update(pending.records)
+    report.sent += [f"{channel} to {audience.name}: {subject}" for channel, subject, _ in outcome.sent]
+    for channel, key in outcome.recorded_before:
+        try:
+            _still_told(guardian, by_key[key], audience, channel, now)
+        except Exception as error:
+            outcome.failed.setdefault(key, f"not marked notified: {type(error).__name__}: {error}")
+    for key, why in outcome.failed.items():
+        for sequence in records[key]:
+            report.failed_records.setdefault(sequence, why)
 
 
-def _record_sent(guardian: Guardian, notice: Notice, audience: Audience, channel: str, now: datetime) -> None:
-    """Every message in the finding's audit trail; the first that tells whoever must act marks it notified
-    (its owner, or the team for what nobody owns), unless it was snoozed, exempted or resolved since."""
+def _told(notice: Notice, audience: Audience, channel: str, now: datetime) -> FindingChange:
+    """What a message changes in its finding, written with its delivery record: every message is in the
+    finding's audit trail; the first that tells whoever must act marks it notified (its owner, or the team
+    for what nobody owns), unless it was snoozed, exempted or resolved since."""
     how = f"{channel} to {audience.name}"
-    tells_owner = audience.owner is not None or notice.finding.owner is None
-    news = notice.kind in (NoticeKind.OPENED, NoticeKind.CHANGED)
 
     def change(current: Finding) -> tuple[Finding, list[AuditEntry]]:
-        if news and tells_owner and current.status in (Status.OPEN, Status.NOTIFIED):
+        if _news_for(notice, audience) and current.status in (Status.OPEN, Status.NOTIFIED):
             return lifecycle.notified(current, now, how)
         return current, [AuditEntry(at=now, action="message sent", reason=f"{notice.kind.value} via {how}")]
 
+    return change
+
+
+def _news_for(notice: Notice, audience: Audience) -> bool:
+    tells_owner = audience.owner is not None or notice.finding.owner is None
+    return tells_owner and notice.kind in (NoticeKind.OPENED, NoticeKind.CHANGED)
+
+
+def _still_told(guardian: Guardian, notice: Notice, audience: Audience, channel: str, now: datetime) -> None:
+    """A delivery recorded before: its finding was marked with it, unless the record was written otherwise
+    (before the two were one transaction). Re-derived: still open at the version that was told, it is marked
+    now; not sent again."""
+    if not _news_for(notice, audience):
+        return
+    how = f"{channel} to {audience.name}"
+
+    def change(current: Finding) -> tuple[Finding, list[AuditEntry]]:
+        if current.status is Status.OPEN and current.version == notice.finding.version:
+            return lifecycle.notified(current, now, how)
+        return current, []
+
     current = guardian.findings.get(notice.finding.id)
-    if current is not None:
+    if current is not None and current.status is Status.OPEN:
         write_finding(guardian, current, change, now)

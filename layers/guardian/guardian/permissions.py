@@ -7,6 +7,7 @@ both that the template matches and that every call a function makes in the tests
 
 from guardian import (
     collectors,
+    evidence,
     metric_data,
     notify,
     pricing,
@@ -44,6 +45,7 @@ FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
         TABLE
         + recording.PERMISSIONS
         + reconcile.PERMISSIONS
+        + evidence.PERMISSIONS
         + _collectors()
         + scheduling.PERMISSIONS
         + _rules()

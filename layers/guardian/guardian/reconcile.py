@@ -4,26 +4,38 @@ Incremental by design: a resource whose list summary (status, last-modified time
 unchanged since the last sweep is not described again, and tags come in bulk from the Resource Groups
 Tagging API, so a steady-state sweep costs list pages, not calls per resource. What follows from
 changes (a space's activity, owners that depend on other records) is settled in one pass at the end,
-from the records in hand, rather than with a query per record. A failure on one resource is logged and
-skipped; a failure to list a kind skips that kind (nothing of it is marked gone).
+from the records in hand, rather than with a query per record.
+
+One resource's failure is never the sweep's: whatever goes wrong with it (a describe refused, a write
+throttled or timed out, a tag nobody foresaw) is logged with its ARN and the reason, counted (the
+``SweepRecordErrors`` metric), and skipped; its record is left as it was for the next sweep, which starts
+over. A failure to list a kind skips that kind (nothing of it is marked gone); a kind whose records cannot
+be read is not judged complete (none of its findings is resolved as gone).
+
+Orphan checks follow from the records as stored, not from what this sweep changed: a space stopped (or a
+space or profile gone) whose grace ends after now has its check ensured (guardian.scheduling), so a write
+that committed and then timed out, here or on the event path, still gets its check at the next sweep.
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guardian.arns import Location, canonical
+from guardian.attribution import Directory
 from guardian.aws_fields import digest
 from guardian.collectors import COLLECTORS, Collector, Listed
 from guardian.derive import SpaceActivity, derive, space_activity, with_activity
+from guardian.evidence import Evidence
 from guardian.inventory import gone_observation, rewrite
 from guardian.kinds import Kind, is_final, is_gone
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.recording import record, schedule_orphan_check, tag_if_missing
+from guardian.recording import ensure_orphan_check, record, tag_if_missing
 from guardian.resource import Observation, Resource
 from guardian.runtime import Guardian
 from guardian.tagging import TAGGED_RESOURCES_PERMISSIONS, Tags, tagged_resources
@@ -54,6 +66,7 @@ class SweepReport:
     reattributed: int = 0
     spaces_updated: int = 0
     resources: list[Resource] = field(default_factory=list, repr=False)  # every record as the sweep left it
+    unknown_kinds: set[Kind] = field(default_factory=set)  # kinds whose stored records could not be read
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,10 +86,17 @@ class _Sweep:
     report: SweepReport
     # Every record of a swept kind as it stands after this sweep wrote it (or found it unchanged).
     held: dict[str, Resource] = field(default_factory=dict)
+    # Spaces an app of which the sweep listed but could not record: whether they run is not settled now.
+    unsettled: set[str] = field(default_factory=set)
 
     @property
     def source_id(self) -> str:
         return f"sweep:{self.now.isoformat()}"
+
+    @cached_property
+    def evidence(self) -> Evidence:
+        """When what the events missed ended (guardian.evidence), with this sweep's budget of lookups."""
+        return Evidence(self.guardian.clients, self.now)
 
 
 def reconcile(guardian: Guardian, now: datetime, location: Location) -> SweepReport:
@@ -87,8 +107,9 @@ def reconcile(guardian: Guardian, now: datetime, location: Location) -> SweepRep
         if collector.kind in (Kind.DOMAIN, Kind.USER_PROFILE, Kind.SPACE):
             # Owners of what follows are looked up in these: from what the sweep holds, not the table.
             guardian.forget_directory()
-            guardian.directory(now).know_spaces(r for r in sweep.held.values() if r.kind is Kind.SPACE)
+            _isolated(sweep, report.kinds[collector.kind.value], f"{collector.kind.value} directory", _know_spaces)
     report.spaces_updated = _settle_space_activity(sweep)
+    _ensure_orphan_checks(sweep)
     report.reattributed = _reattribute(sweep)
     report.resources = list(sweep.held.values())
     metrics.add_metric(
@@ -100,6 +121,23 @@ def reconcile(guardian: Guardian, now: datetime, location: Location) -> SweepRep
             logger.warning("sweep skipped resources", extra={"kind": kind, "errors": kind_report.errors[:20]})
     logger.info("sweep done", extra=report.as_dict())
     return report
+
+
+def _isolated(sweep: _Sweep, report: KindReport, arn: str, step: Callable[..., Any], *args: Any) -> Any:
+    """One resource's step of the sweep, whose failure is the resource's, not the sweep's: logged with the
+    ARN and the reason, counted, and skipped (None). The next sweep starts over from the table."""
+    try:
+        return step(sweep, *args)
+    except Exception as error:  # whatever it was, it concerns this resource alone
+        reason = f"{type(error).__name__}: {error}"
+        report.errors.append(f"{arn}: {reason}")
+        logger.exception("sweep skipped a resource", extra={"arn": arn, "reason": reason, "step": step.__name__})
+        metrics.add_metric(name="SweepRecordErrors", unit=MetricUnit.Count, value=1)
+        return None
+
+
+def _know_spaces(sweep: _Sweep) -> None:
+    sweep.guardian.directory(sweep.now).know_spaces(r for r in sweep.held.values() if r.kind is Kind.SPACE)
 
 
 def _bulk_tags(guardian: Guardian, report: SweepReport) -> dict[str, Tags] | None:
@@ -118,28 +156,31 @@ def _bulk_tags(guardian: Guardian, report: SweepReport) -> dict[str, Tags] | Non
 
 def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
     guardian, report = sweep.guardian, sweep.report.kinds[collector.kind.value]
-    known = {r.arn: r for r in guardian.inventory.by_kind(collector.kind)}
+    try:
+        known = {r.arn: r for r in guardian.inventory.by_kind(collector.kind)}
+    except Exception as error:  # without the records held, nothing of this kind can be judged gone
+        report.errors.append(f"{collector.kind.value} records unreadable: {error}")
+        sweep.report.unknown_kinds.add(collector.kind)
+        return
     sweep.held.update(known)
     seen: set[str] = set()
     try:
         summaries = list(collector.list(guardian.clients))
-    except (ClientError, BotoCoreError) as error:
+    except Exception as error:  # a kind that cannot be listed is skipped, and nothing of it marked gone
         report.errors.append(f"{collector.operation}: {error}")
         return
     for summary in summaries:
         report.listed += 1
         try:
             listed = collector.identify(summary, sweep.location)
-        except KeyError as error:
+        except (KeyError, TypeError, ValueError) as error:
             report.errors.append(f"{collector.operation}: summary without {error}")
             continue
         arn = canonical(listed.arn)
         seen.add(arn)
-        resource_tags = sweep.tags.get(arn, {}) if sweep.tags is not None else None
-        observation = _observe(sweep, collector, listed, known.get(arn), resource_tags, report)
-        if observation is not None:
-            sweep.held[arn] = record(guardian, observation, sweep.now, follow_up=False).resource
-            report.recorded += 1
+        swept = _isolated(sweep, report, arn, _sweep_listed, collector, listed, known.get(arn), report)
+        if not swept and collector.kind is Kind.APP and summary.get("SpaceName"):
+            sweep.unsettled.add(canonical(sweep.location.space(summary["DomainId"], summary["SpaceName"])))
     for arn, existing in known.items():
         if arn in seen or is_final(existing.state):
             continue
@@ -147,8 +188,35 @@ def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
         if born and sweep.now - born < VANISH_GRACE:
             continue
         gone = gone_observation(existing, sweep.now, sweep.source_id, "sweep: no longer listed")
-        sweep.held[arn] = record(guardian, gone, sweep.now, follow_up=False).resource
-        report.gone += 1
+        if _isolated(sweep, report, arn, _record, gone) is not None:
+            report.gone += 1
+
+
+def _sweep_listed(
+    sweep: _Sweep, collector: Collector, listed: Listed, existing: Resource | None, report: KindReport
+) -> bool:
+    """Record what a listed resource calls for; False if it could not be (and it was said why)."""
+    arn = canonical(listed.arn)
+    if sweep.tags is None and existing is None:
+        # Its owner judged without its tags could be wrong (unattributed, say), and said so to someone:
+        # a new resource waits for a sweep that has its tags.
+        report.errors.append(f"{arn}: not recorded yet: no tags (GetResources failed)")
+        return False
+    resource_tags = sweep.tags.get(arn, {}) if sweep.tags is not None else None
+    described_before = len(report.errors)
+    observation = _observe(sweep, collector, listed, existing, resource_tags, report)
+    if observation is not None:
+        _record(sweep, observation)
+        report.recorded += 1
+    return len(report.errors) == described_before
+
+
+def _record(sweep: _Sweep, observation: Observation) -> Resource:
+    """Record an observation; the sweep holds the record as written (follow-ups come in one pass at the end)."""
+    observation = sweep.evidence.dated(observation, sweep.held.get(canonical(observation.arn)))
+    after = record(sweep.guardian, observation, sweep.now, follow_up=False).resource
+    sweep.held[canonical(observation.arn)] = after
+    return after
 
 
 def _observe(
@@ -199,34 +267,69 @@ def _settle_space_activity(sweep: _Sweep) -> int:
     for resource in sweep.held.values():
         if resource.kind is Kind.APP and resource.space_arn:
             apps[resource.space_arn].append(resource)
+    if Kind.APP in sweep.report.unknown_kinds:
+        return 0  # without the apps as stored, every space would look stopped: settled next time
     version = f"{sweep.now.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z#00#{sweep.source_id}"
+    report = sweep.report.kinds[Kind.SPACE.value]
     updated = 0
     for space in [r for r in sweep.held.values() if r.kind is Kind.SPACE and not is_gone(r.state)]:
+        if space.arn in sweep.unsettled:
+            continue
         # A space no app was ever seen for is stopped (since an unknown time).
         activity = space_activity(apps[space.arn]) or SpaceActivity(False, None, version)
-        settled = with_activity(space, activity)
-        if (settled.running, settled.activity_at) != (space.running, space.activity_at):
-            result = rewrite(sweep.guardian.inventory, space.arn, partial(with_activity, activity=activity))
-            if result and result.changed:
-                sweep.held[space.arn] = result.after
-                updated += 1
-                if result.after.running is False and activity.at:
-                    key = f"{space.arn}|{activity.version}"
-                    schedule_orphan_check(sweep.guardian, {"space_arn": space.arn}, activity.at, key, sweep.now)
+        updated += bool(_isolated(sweep, report, space.arn, _settle_space, space, activity))
     return updated
+
+
+def _settle_space(sweep: _Sweep, space: Resource, activity: SpaceActivity) -> bool:
+    settled = with_activity(space, activity)
+    if (settled.running, settled.activity_at) == (space.running, space.activity_at):
+        return False
+    result = rewrite(sweep.guardian.inventory, space.arn, partial(with_activity, activity=activity))
+    if result is None:
+        return False
+    sweep.held[space.arn] = result.after
+    return result.changed
+
+
+def _ensure_orphan_checks(sweep: _Sweep) -> None:
+    """Each stopped space that had apps, and each space or profile gone, whose grace ends after now: its
+    check recorded and scheduled unless it is already (one read each; a handful at any time)."""
+    with_apps = {r.space_arn for r in sweep.held.values() if r.kind is Kind.APP and r.space_arn}
+    for resource in list(sweep.held.values()):
+        stopped = resource.kind is Kind.SPACE and resource.running is False and resource.arn in with_apps
+        gone = resource.kind in (Kind.SPACE, Kind.USER_PROFILE) and is_gone(resource.state)
+        if stopped or gone:
+            report = sweep.report.kinds[resource.kind.value]
+            _isolated(sweep, report, resource.arn, _ensure_orphan_check, resource)
+
+
+def _ensure_orphan_check(sweep: _Sweep, resource: Resource) -> None:
+    ensure_orphan_check(sweep.guardian, resource, sweep.now, upcoming_only=True)
 
 
 def _reattribute(sweep: _Sweep) -> int:
     """Owners may be decidable now that were not when a record was written (a profile appeared)."""
-    guardian = sweep.guardian
-    directory = guardian.directory(sweep.now)
-    tags = guardian.ownership_tags
+    try:
+        directory = sweep.guardian.directory(sweep.now)
+    except Exception as error:  # profiles or domains unreadable: owners are decided again next time
+        sweep.report.kinds["owners"].errors.append(f"directory unreadable: {error}")
+        return 0
     changed = 0
     for resource in list(sweep.held.values()):
-        if is_gone(resource.state) or derive(resource, directory, tags).attribution == resource.attribution:
+        if is_gone(resource.state):
             continue
-        result = rewrite(guardian.inventory, resource.arn, lambda r: derive(r, directory, tags))
-        if result and result.changed:
-            sweep.held[resource.arn] = tag_if_missing(guardian, result.after, sweep.now)[1]
-            changed += 1
+        report = sweep.report.kinds[resource.kind.value]
+        changed += bool(_isolated(sweep, report, resource.arn, _reattribute_one, resource, directory))
     return changed
+
+
+def _reattribute_one(sweep: _Sweep, resource: Resource, directory: Directory) -> bool:
+    guardian, tags = sweep.guardian, sweep.guardian.ownership_tags
+    if derive(resource, directory, tags).attribution == resource.attribution:
+        return False
+    result = rewrite(guardian.inventory, resource.arn, lambda r: derive(r, directory, tags))
+    if not (result and result.changed):
+        return False
+    sweep.held[resource.arn] = tag_if_missing(guardian, result.after, sweep.now)[1]
+    return True

@@ -19,8 +19,9 @@ from guardian.kinds import TAGGABLE, Kind, is_billing, is_gone
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.resolution import resolve_findings_of
 from guardian.resource import Observation, Resource
+from guardian.rules.base import version_time
 from guardian.runtime import Guardian
-from guardian.scheduling import schedule_evaluation
+from guardian.scheduling import ensure_check
 from guardian.tagging import ADD_TAGS_PERMISSIONS, add_tags
 
 # Tags the guardian writes are newer than anything else observed at the same instant (the sweep's).
@@ -70,11 +71,11 @@ def _follow_up(guardian: Guardian, applied: Applied, observation: Observation, n
         refresh_space(guardian, after.space_arn, observation, now)
     if after.kind is Kind.SPACE and applied.changed:
         rederive(guardian, [m.arn for m in guardian.inventory.by_space(after.arn) if m.arn != after.arn], now)
-    if applied.changed and is_gone(after.state):
+    # What follows from a resource being gone follows from the record as stored, not from whether this
+    # write changed it: a retry after a write that committed and then timed out must still do it.
+    if is_gone(after.state):
         resolve_findings_of(guardian, after, now)
-    if after.kind in (Kind.SPACE, Kind.USER_PROFILE) and applied.changed and is_gone(after.state):
-        scope = {"space_arn": after.arn} if after.kind is Kind.SPACE else {"owner_arn": after.arn}
-        schedule_orphan_check(guardian, scope, after.deleted_at or now, f"{after.arn}|gone", now)
+        ensure_orphan_check(guardian, after, now)
     if after.kind is Kind.USER_PROFILE and applied.changed:
         # What names this person (by ARN, or by name before the profile was known) is re-attributed.
         owned = guardian.inventory.by_owner(after.arn) + guardian.inventory.by_owner(after.name)
@@ -119,16 +120,38 @@ def refresh_space(guardian: Guardian, space_arn: str, cause: Observation, now: d
         )
         _apply(guardian, stub, now)
     result = rewrite(guardian.inventory, space_arn, lambda space: with_activity(space, activity))
-    if result and result.changed and result.after.running is False:
-        schedule_orphan_check(
-            guardian, {"space_arn": space_arn}, activity.at or now, f"{space_arn}|{activity.version}", now
-        )
+    if result:
+        ensure_orphan_check(guardian, result.after, now)
 
 
-def schedule_orphan_check(guardian: Guardian, scope: dict[str, str], since: datetime, key: str, now: datetime) -> None:
-    """Judge what a stopped or deleted space (or profile) left running the moment the orphan grace ends."""
-    grace = timedelta(minutes=guardian.rules.orphaned_resource.grace_minutes)
-    schedule_evaluation(guardian, since + grace, scope, key, now)
+def orphan_check(resource: Resource) -> tuple[dict[str, str], datetime, str] | None:
+    """The orphan check a record as stored calls for: (scope, since when, key), or None. A stopped space's
+    is keyed by the app state that stopped it, a deleted space's or profile's by its deletion; since when
+    is what the orphaned-resource rule counts the grace from."""
+    if resource.kind not in (Kind.SPACE, Kind.USER_PROFILE):
+        return None
+    scope = {"space_arn": resource.arn} if resource.kind is Kind.SPACE else {"owner_arn": resource.arn}
+    if is_gone(resource.state):
+        since = resource.deleted_at or version_time(resource.versions.get("state"))
+        return (scope, since, f"{resource.arn}|gone") if since else None
+    if resource.kind is Kind.SPACE and resource.running is False and resource.activity_version:
+        since = resource.activity_at or version_time(resource.activity_version)
+        return (scope, since, f"{resource.arn}|{resource.activity_version}") if since else None
+    return None
+
+
+def ensure_orphan_check(guardian: Guardian, resource: Resource, now: datetime, upcoming_only: bool = False) -> None:
+    """Judge what a stopped or deleted space (or a deleted profile) left running the moment the orphan grace
+    ends: the check is recorded, then scheduled (guardian.scheduling), unless it is already. ``upcoming_only``:
+    only a check whose moment is still to come (the sweep's own evaluation judges the rest)."""
+    check = orphan_check(resource)
+    if check is None:
+        return
+    scope, since, key = check
+    due = since + timedelta(minutes=guardian.rules.orphaned_resource.grace_minutes)
+    if upcoming_only and due <= now:
+        return
+    ensure_check(guardian, due, scope, key, now)
 
 
 def _resolve_by_name(guardian: Guardian, observation: Observation) -> Observation:

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
+from guardian.actual_cost import UNTAGGED
 from guardian.allocation import Share, allocate
 from guardian.findings import ACTIVE, Finding, Status, stopped_billing
 from guardian.findings_store import FindingsStore
@@ -39,6 +40,7 @@ from guardian.report_document import (
 
 TOP_RESOURCES = 10
 PRIVATE = "private spaces"
+UNNAMED = "owners not named"  # Cost Explorer's figures of owners the report does not name
 
 
 def findings_overlapping(store: FindingsStore, start: datetime, end: datetime) -> list[Finding]:
@@ -50,10 +52,17 @@ def findings_overlapping(store: FindingsStore, start: datetime, end: datetime) -
 
 
 def report_for(
-    store: FindingsStore, period: Period, now: datetime, names: bool = True, actual: ActualCost | None = None
+    store: FindingsStore,
+    period: Period,
+    now: datetime,
+    names: bool = True,
+    actual: ActualCost | None = None,
+    private_owners: Iterable[str] = (),
 ) -> WeeklyReport:
-    """The report of a period, from the findings that overlap it or the period before."""
-    return build(findings_overlapping(store, period.previous().start, period.end), period, now, names, actual)
+    """The report of a period, from the findings that overlap it or the period before. ``private_owners``:
+    who else owns a private space (the inventory's spaces), for Cost Explorer's figures per owner."""
+    findings = findings_overlapping(store, period.previous().start, period.end)
+    return build(findings, period, now, names, actual, private_owners)
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,7 @@ def build(
     now: datetime,
     names: bool = True,
     actual: ActualCost | None = None,
+    private_owners: Iterable[str] = (),
 ) -> WeeklyReport:
     """The report as a document: what `guardian report --format json` prints and the HTML shows."""
     shares = allocate(findings, period)
@@ -117,9 +127,24 @@ def build(
         savings_usd=cents(_savings(shares, period)),
         unattributed=Unattributed(waste_usd=cents(unattributed), share_pct=_pct(unattributed, total)),
         unpriced_findings=sum(1 for s in counted if s.unpriced_hours),
-        actual_cost=actual,
+        actual_cost=actual if names or actual is None else _unnamed(actual, findings, private_owners),
         findings=[_row(s, views[s.finding.id], now) for s in sorted(counted, key=lambda s: -s.total)],
     )
+
+
+def _unnamed(actual: ActualCost, findings: list[Finding], private_owners: Iterable[str]) -> ActualCost:
+    """Cost Explorer's cost per owner tag, with names hidden: it cannot tell a private space's resources from
+    a shared one's, so an owner is named only where the rest of the report names them (a finding outside a
+    private space) and nothing says they own a private space (a private finding, a private space). Everyone
+    else's cost is one sum, under UNNAMED; what carries no owner tag stays apart."""
+    private = {f.owner for f in findings if f.private} | set(private_owners)
+    nameable = {f.owner for f in findings if f.owner and not f.private} - private
+    by_owner: dict[str, Decimal] = defaultdict(Decimal)
+    for owner, cost in actual.by_owner.items():
+        shown = owner if owner in nameable or owner == UNTAGGED else UNNAMED
+        by_owner[shown] += Decimal(str(cost))
+    ordered = sorted(by_owner.items(), key=lambda item: (-item[1], item[0]))
+    return actual.model_copy(update={"by_owner": {owner: cents(cost) for owner, cost in ordered}})
 
 
 def _span(period: Period) -> PeriodSpan:

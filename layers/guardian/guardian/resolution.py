@@ -5,8 +5,10 @@ evaluation of rules, which is the sweep's business: only the rule names and kind
 """
 
 from datetime import datetime
+from functools import partial
 
 from guardian import findings as lifecycle
+from guardian.findings import AuditEntry, Finding
 from guardian.findings_store import write_finding
 from guardian.observability import MetricUnit, metrics
 from guardian.resource import Resource
@@ -22,7 +24,15 @@ def resolve_findings_of(guardian: Guardian, resource: Resource, now: datetime) -
             continue
         finding = guardian.findings.get(lifecycle.finding_id(rule.name, resource.arn))
         if finding is not None and finding.active:
-            resolved += write_finding(guardian, finding, lambda f: lifecycle.ended(f, now, gone=True), now)
+            resolved += write_finding(guardian, finding, partial(end, now=now, gone=True), now)
     if resolved:
         metrics.add_metric(name="FindingsResolved", unit=MetricUnit.Count, value=resolved)
     return resolved
+
+
+def end(finding: Finding, now: datetime, gone: bool) -> tuple[Finding, list[AuditEntry]]:
+    """Resolve a finding, unless it is resolved already: a write retried after it committed (or after
+    another path resolved it) changes nothing, and the owner does not hear of it twice."""
+    if not finding.active:
+        return finding, []
+    return lifecycle.ended(finding, now, gone=gone)

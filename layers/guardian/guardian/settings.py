@@ -39,6 +39,8 @@ class Settings(BaseModel):
     digest_mode: Literal["immediate", "daily"] = Field(alias="DIGEST_MODE", default="immediate")
     team_notifications: Literal["immediate", "digest", "off"] = Field(alias="TEAM_NOTIFICATIONS", default="digest")
     allow_private_names: bool = Field(alias="ALLOW_PRIVATE_NAMES", default=False)
+    # Where notify parks a finding change whose messages its stream retries could not deliver (for redelivery).
+    undelivered_queue_url: str | None = Field(alias="UNDELIVERED_QUEUE_URL", default=None)
     # The weekly report.
     reports_bucket: str | None = Field(alias="REPORTS_BUCKET", default=None)
     report_timezone: str = Field(alias="REPORT_TIMEZONE", default="UTC")

@@ -1,5 +1,7 @@
-"""The sweep function's work: the hourly reconcile and evaluation of every rule, or, when a one-time
-schedule asks for it, the evaluation of one space (or one owner) the moment its grace ends."""
+"""The sweep function's work: the hourly reconcile and evaluation of every rule, then the checks that
+were due (guardian.scheduling); or, when a one-time schedule asks for it, the evaluation of one space (or
+one owner) the moment its grace ends. A resource's failure is the resource's (logged, counted, skipped),
+never the sweep's: the next sweep starts over from the table."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +15,7 @@ from guardian.kinds import Kind
 from guardian.reconcile import SweepReport, reconcile
 from guardian.resource import Resource
 from guardian.runtime import Guardian
+from guardian.scheduling import check_done, settle_checks
 
 
 class Scope(BaseModel):
@@ -21,6 +24,7 @@ class Scope(BaseModel):
     space_arn: str | None = None
     owner_arn: str | None = None
     at: datetime | None = None  # the moment it was scheduled for: judged as of then, at the earliest
+    check: str | None = None  # the check it runs (guardian.scheduling): marked done once judged
 
     @model_validator(mode="after")
     def _something(self) -> "Scope":
@@ -41,20 +45,29 @@ class SweepRequest(BaseModel):
 class SweepResult:
     sweep: SweepReport | None
     evaluation: EvaluationReport
+    checks: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"evaluation": self.evaluation.as_dict()}
         if self.sweep:
             result |= self.sweep.as_dict()
+        if self.checks is not None:
+            result["checks"] = self.checks
         return result
 
 
 def sweep(guardian: Guardian, now: datetime, request: SweepRequest | None = None) -> SweepResult:
     if request and request.evaluate:
-        moment = max(now, request.evaluate.at or now)
-        return SweepResult(None, evaluate(guardian, scoped(guardian, request.evaluate), moment, complete=False))
+        scope = request.evaluate
+        moment = max(now, scope.at or now)
+        evaluation = evaluate(guardian, scoped(guardian, scope), moment, complete=False)
+        if scope.check:
+            check_done(guardian, scope.check, now, by="schedule")
+        return SweepResult(None, evaluation)
     report = reconcile(guardian, now, guardian.location())
-    return SweepResult(report, evaluate(guardian, report.resources, now, complete=True))
+    evaluation = evaluate(guardian, report.resources, now, complete=True, unknown_kinds=frozenset(report.unknown_kinds))
+    # After the evaluation of everything as of now: what was due by now has been judged.
+    return SweepResult(report, evaluation, settle_checks(guardian, now))
 
 
 def scoped(guardian: Guardian, scope: Scope) -> list[Resource]:

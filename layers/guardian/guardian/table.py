@@ -19,9 +19,13 @@ findings of an owner, by detection    GSI2 OWNER#<owner>                  SK=FIN
 findings of a week (report.py)        GSI1, each status but resolved,     resolved: SK >= <week
                                       and resolved                        start>
 a week's totals (weekly.py)           PK=REPORT#<week>, SK=#SUMMARY                                   report_key
-a delivered message (delivery.py)     PK=DELIVERY, SK=notify#<hash>       TTL 90 days                 DELIVERY_PK
+a delivered message (delivery.py)     PK=DELIVERY, SK=notify#<hash>       TTL 90 days                 delivery_key
+a stream record's failed attempts     PK=DELIVERY,                        TTL 1 day                   delivery_key
+(notify.py)                           SK=attempts#<sequence number>
 an owner's email subscription         PK=SUBSCRIPTION#<owner>,                                        subscription_key
                                       SK=<address>
+a check due at a moment (scheduling)  PK=CHECK#<name>, SK=#STATE          TTL 30 days after due       check_key
+checks not yet done, by due time      GSI1 CHECKS#open                    SK=<due>#<name>             CHECKS_OPEN
 ====================================  ==================================  ==========================  ================
 
 The partition keys, and every item key, are made here (by what the last column names), so this list
@@ -43,8 +47,10 @@ STATE_SK = "#STATE"
 HISTORY_PREFIX = "HIST#"
 AUDIT_PREFIX = "AUDIT#"
 SUMMARY_SK = "#SUMMARY"
-# The partition of the delivery log (Powertools idempotency writes it; its SK is notify#<hash>).
+# The partition of the delivery log (delivery.py; a delivery's SK is notify#<hash>, Powertools idempotency's format).
 DELIVERY_PK = "DELIVERY"
+# The GSI1 partition of the checks not yet done (guardian.scheduling): the sweep reads it whole.
+CHECKS_OPEN = "CHECKS#open"
 
 # Gone resources and old history stay queryable for reports, then expire by TTL.
 GONE_RETENTION = timedelta(days=90)
@@ -66,6 +72,17 @@ def finding_key(finding_id: str) -> Key:
 def report_key(week: str) -> Key:
     """A week's totals; ``week`` is the period's label (2026-W47)."""
     return item_key(f"REPORT#{week}", SUMMARY_SK)
+
+
+def check_key(name: str) -> Key:
+    """A one-time check (an evaluation at a moment), by its schedule's name."""
+    return item_key(f"CHECK#{name}", STATE_SK)
+
+
+def delivery_key(sk: str) -> Key:
+    """The delivery log: a delivery (SK notify#<hash>, delivery.py) or a stream record's failed attempts
+    (SK attempts#<sequence number>, notify.py)."""
+    return item_key(DELIVERY_PK, sk)
 
 
 def subscription_key(owner: str, address: str) -> Key:

@@ -16,6 +16,7 @@ from guardian.actual_cost import actual_cost
 from guardian.channels import Audience, DeliveryFailed
 from guardian.delivery import PERMISSIONS as DELIVERY_PERMISSIONS
 from guardian.delivery import send_once
+from guardian.kinds import Kind
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.period import Period
 from guardian.report import report_for
@@ -59,7 +60,9 @@ def weekly(guardian: Guardian, now: datetime, week: str | None = None) -> Weekly
     period = Period.iso_week(week, zone) if week else Period.week_before(now, zone)
     tag = f"{settings.tag_prefix}:owner"
     actual = actual_cost(guardian.clients("ce"), period, tag) if settings.cost_explorer else None
-    report = report_for(guardian.findings, period, now, names=settings.allow_private_names, actual=actual)
+    names = settings.allow_private_names
+    private = () if names or actual is None else private_space_owners(guardian)
+    report = report_for(guardian.findings, period, now, names=names, actual=actual, private_owners=private)
     result = WeeklyResult(period.label, report.total_waste_usd)
     links: dict[str, str] = {}
     if settings.reports_bucket:
@@ -73,6 +76,16 @@ def weekly(guardian: Guardian, now: datetime, week: str | None = None) -> Weekly
     if outcome.error is not None:
         raise DeliveryFailed(f"the report for {period.label} was not delivered: {outcome.error}")
     return result
+
+
+def private_space_owners(guardian: Guardian) -> set[str]:
+    """Who owns a private space (or one whose sharing is unknown), by the inventory: Cost Explorer's cost of
+    their resources is not named in the team's report unless the stack allows names."""
+    return {
+        space.owner
+        for space in guardian.inventory.by_kind(Kind.SPACE)
+        if space.owner and (space.sharing or space.attribution.sharing) != "Shared"
+    }
 
 
 def publish(guardian: Guardian, report: WeeklyReport, now: datetime) -> tuple[dict[str, str], dict[str, str]]:

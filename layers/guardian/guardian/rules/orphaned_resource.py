@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
+from guardian.evidence import only_found
 from guardian.kinds import BILLABLE_OUTSIDE_SPACE, is_billing, is_gone
 from guardian.resource import Resource
 from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso, version_time
@@ -45,17 +46,18 @@ class OrphanedResource(Rule[OrphanedResourceConfig]):
         owner = context.lookup(resource.owner_arn) if resource.owner_arn else None
         if owner is not None and is_gone(owner.state):
             at = owner.deleted_at or version_time(owner.versions.get("state"))
-            return at, f"its owner's profile {owner.name} was deleted", {"owner_deleted_at": iso(at)}
+            return at, f"its owner's profile {owner.name} {_deleted(owner)}", {"owner_deleted_at": iso(at)}
         if resource.space_arn:
             space = context.lookup(resource.space_arn)
             if space is None:
                 return None  # a space the inventory does not know: no judgement
             if is_gone(space.state):
                 at = space.deleted_at or version_time(space.versions.get("state"))
-                return at, f"space {space.name} was deleted", {"space": space.name, "space_deleted_at": iso(at)}
+                return at, f"space {space.name} {_deleted(space)}", {"space": space.name, "space_deleted_at": iso(at)}
             if space.running is False:
                 at = space.activity_at or version_time(space.activity_version)
-                return at, f"space {space.name} stopped", {"space": space.name, "space_stopped_at": iso(at)}
+                when = _before(space.activity_at, space.activity_version)
+                return at, f"space {space.name} stopped{when}", {"space": space.name, "space_stopped_at": iso(at)}
             return None
         if resource.owner_arn:
             # Made from Studio by a known person, space unknown: orphaned when none of their spaces runs.
@@ -73,3 +75,15 @@ class OrphanedResource(Rule[OrphanedResourceConfig]):
                     },
                 )
         return None
+
+
+def _deleted(record: Resource) -> str:
+    return "was deleted" + _before(record.deleted_at, record.versions.get("deleted_at") or record.versions.get("state"))
+
+
+def _before(at: datetime | None, version: str | None) -> str:
+    """' before <time>' when the moment is only when a sweep found it (no evidence of when: guardian.evidence)."""
+    if not only_found(at, version):
+        return ""
+    found = at or version_time(version)
+    return f" before {iso(found)}" if found else ""
