@@ -22,7 +22,8 @@ Findings: what is waste, what it costs, and who hears
     evaluation       run the rules over resources and bring stored findings in line
     findings         a finding's lifecycle (pure); findings_store.py stores it (and writes it safely)
     resolution       resolve the findings of a resource the events say is gone
-    scheduling       one-time checks at the moment a grace ends (EventBridge Scheduler)
+    scheduling       one-time checks at the moment a grace ends: recorded in the table, then scheduled
+                     (EventBridge Scheduler); the sweep runs any check whose schedule never came
     cost, pricing    hourly cost from a resource's shape; the price book (Price List API or bundled)
     metric_data      CloudWatch in batches of 500 queries
     notices          what a finding's change means for whom; messages.py words it
