@@ -85,7 +85,7 @@ build: $(BIN)/.installed $(SAM_VENV)/.installed
 	$(BIN)/python tools/check_artifact.py .aws-sam/build
 
 deploy: build
-	$(SAM) deploy --guided --capabilities CAPABILITY_IAM
+	$(SAM) deploy --guided  # answers start from samconfig.toml (stack studio-cost-guardian)
 
 sandbox: $(BIN)/.installed
 	$(BIN)/guardian sandbox --port 5000

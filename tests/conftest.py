@@ -1,6 +1,7 @@
 """Shared fixtures: one embedded sandbox per test (moto's habit: one mock per test), the template's own
 table in it, and the sample events in events/ and tests/fixtures/aws-reference (AWS's own samples)."""
 
+import copy
 import gc
 import json
 import os
@@ -63,6 +64,24 @@ def reference(name: str) -> dict[str, Any]:
 
 def sample(name: str, function: str = "ingest") -> dict[str, Any]:
     return load(EVENTS / function / name)
+
+
+def sent_now(event: dict[str, Any]) -> dict[str, Any]:
+    """``event`` as if AWS sent it just now: AWS's own samples are years old, and the guardian rejects an
+    event older than it keeps records (guardian.ingest), so a test that wants one applied restamps it,
+    each time in the format it came in (epoch milliseconds or ISO 8601)."""
+    now = guardian_clock.now()
+
+    def stamp(old: str) -> str:
+        return str(int(now.timestamp() * 1000)) if old.isdigit() else now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    restamped = copy.deepcopy(event)
+    if isinstance(restamped.get("time"), str):
+        restamped["time"] = stamp(restamped["time"])
+    detail = restamped.get("detail")
+    if isinstance(detail, dict) and isinstance(detail.get("eventTime"), str):
+        detail["eventTime"] = stamp(detail["eventTime"])
+    return restamped
 
 
 @pytest.fixture(autouse=True)

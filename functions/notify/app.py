@@ -1,5 +1,6 @@
 """Notify: the findings stream in (partial batch response; a record whose retries are spent is parked whole
-in the undelivered queue), messages out; or, on schedule, the digest."""
+in the undelivered queue), messages out; or, on schedule, the digest, and the messages held for owners
+who can now be reached."""
 
 import os
 from collections.abc import Mapping
@@ -10,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from guardian import clock
 from guardian.digest import digest
+from guardian.held import release_held
 from guardian.notify import handle_stream
 from guardian.observability import logger, metrics
 from guardian.runtime import from_env
@@ -21,7 +23,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     guardian, now = from_env(os.environ), clock.now()
     if "Records" in event:
         return handle_stream(guardian, event, now, context)
+    deadline = clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
     if event.get("digest"):
-        deadline = clock.now() + timedelta(milliseconds=context.get_remaining_time_in_millis())
         return digest(guardian, now, deadline).as_dict()
-    raise ValueError('expected DynamoDB stream records or the digest schedule\'s {"digest": true}')
+    if event.get("held"):
+        return release_held(guardian, now, deadline).as_dict()
+    raise ValueError(
+        "expected DynamoDB stream records, the digest schedule's {\"digest\": true} or the HeldMessages schedule's"
+        ' {"held": true}'
+    )

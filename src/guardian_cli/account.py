@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from guardian.aws import AwsClients, account_location
+from guardian.dynamo_inventory import DynamoInventory
 from guardian.findings_store import DynamoFindings
 from guardian.settings import PriceSource
 from guardian_cli.errors import InputError
@@ -35,13 +36,16 @@ class TableRef:
 @contextlib.contextmanager
 def account(endpoint: Endpoint, embedded_default: bool = True) -> Iterator[AwsClients]:
     """Clients for the account a command works on: a sandbox at --endpoint-url, an embedded one, or AWS."""
-    # The sandbox (moto) is imported only by the commands that use it: auditing real AWS never loads it.
-    from guardian_sandbox import embedded, use_fake_credentials
-
+    # The sandbox (moto) is imported only where one is used: auditing real AWS never loads it, so the `cli`
+    # extra works without the `sandbox` extra.
     if endpoint.url:
+        from guardian_sandbox import use_fake_credentials
+
         use_fake_credentials()
         yield AwsClients(region=endpoint.region, endpoint_url=endpoint.url)
     elif embedded_default:
+        from guardian_sandbox import embedded
+
         with embedded(endpoint.region) as clients:
             yield clients
     else:
@@ -53,11 +57,23 @@ def price_source(endpoint: Endpoint) -> PriceSource:
     return "bundled" if endpoint.url else "price-list"
 
 
-def findings_store(ref: TableRef, clients: AwsClients) -> DynamoFindings:
-    from guardian_sandbox.stack import TABLE_NAME
+def table_name(ref: TableRef, clients: AwsClients) -> str:
+    if ref.table:
+        return ref.table
+    if ref.endpoint.url:
+        from guardian_sandbox.stack import TABLE_NAME
 
-    table_name = ref.table or (TABLE_NAME if ref.endpoint.url else stack_table(clients, ref.stack))
-    return DynamoFindings(clients("dynamodb"), table_name)
+        return TABLE_NAME
+    return stack_table(clients, ref.stack)
+
+
+def findings_store(ref: TableRef, clients: AwsClients) -> DynamoFindings:
+    return DynamoFindings(clients("dynamodb"), table_name(ref, clients))
+
+
+def inventory(ref: TableRef, clients: AwsClients) -> DynamoInventory:
+    """The inventory, kept in the findings' table."""
+    return DynamoInventory(clients("dynamodb"), table_name(ref, clients))
 
 
 def stack_table(clients: AwsClients, stack: str) -> str:

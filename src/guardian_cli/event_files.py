@@ -6,12 +6,19 @@ is refused as a whole, with one line naming it (InputError: exit status 2), befo
 an event in it is never half-delivered. An event-shaped object that the guardian would reject is not the
 file's fault: it is replayed, and its rejection reported with the others."""
 
+import contextlib
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from guardian import clock as guardian_clock
+from guardian.aws import AwsClients
 from guardian.events import from_cloudtrail_record
 from guardian_cli.errors import InputError
+
+PLAYED_AFTER = timedelta(seconds=1)  # EventBridge delivers an event a moment after its stamp
 
 
 def read_json(path: Path) -> Any:
@@ -87,3 +94,35 @@ def _kind(value: object) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )
+
+
+def sent_at(event: Any, now: datetime) -> datetime | None:
+    """When ``event`` says AWS sent it (its envelope's ``time``: ISO 8601 or epoch milliseconds), if that is
+    before ``now``: the moment a sandbox plays it at, so that an event of any age is judged as it was when
+    sent (the guardian rejects what is older than the records it keeps). None when it says no usable time
+    (left for the guardian to judge at ``now``, a future stamp included)."""
+    value = event.get("time") if isinstance(event, dict) else None
+    try:
+        if isinstance(value, str) and value.isdigit():
+            moment = datetime.fromtimestamp(int(value) / 1000, UTC)
+        elif isinstance(value, str):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        else:
+            return None
+    except (ValueError, OverflowError, OSError):
+        return None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return moment if moment < now else None
+
+
+@contextlib.contextmanager
+def at_its_moment(clients: AwsClients, event: Any) -> Iterator[None]:
+    """Play ``event`` on the sandbox at the moment it was sent (its clock, and the guardian's, set back)."""
+    from guardian_sandbox import clock
+
+    moment = sent_at(event, guardian_clock.now())
+    if moment is None:
+        yield
+        return
+    with clock.at(clients, moment + PLAYED_AFTER):
+        yield

@@ -1,9 +1,9 @@
-"""`guardian`: sandbox, demo, replay, inventory, scan, findings, snooze, report and invoke, over the same
-core as the functions.
+"""`guardian`: sandbox, demo, replay, inventory, scan, findings, snooze, restore, report, invoke and
+simulate, over the same core as the functions.
 
 Without ``--endpoint-url`` the demo, replay and invoke run on an embedded sandbox; ``inventory`` and
-``scan`` audit whatever account the credentials reach (a real one, read-only); ``findings``, ``snooze``
-and ``report`` work on a deployed stack's table (found from its outputs) or a sandbox's.
+``scan`` audit whatever account the credentials reach (a real one, read-only); ``findings``, ``snooze``,
+``restore`` and ``report`` work on a deployed stack's table (found from its outputs) or a sandbox's.
 
 This module is the entry point (pyproject's [project.scripts]): it quiets the core's logs, runs the
 command parser.py chose, and turns refusals into one line and an exit status. The commands are in
@@ -17,7 +17,16 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+)
 
 from guardian.observability import logger, metrics
 from guardian_cli.errors import InputError
@@ -36,24 +45,55 @@ class _Stderr:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_the_core()
+    _quiet_the_core(args.verbose)
     try:
         with _no_metrics():
             status: int = args.run(args)
         return status
-    except InputError as error:
-        print(f"guardian {args.command}: {error}", file=sys.stderr)
-        return 2
-    except ClientError as error:  # the account said no: say what it said, not a traceback
-        print(f"guardian {args.command}: {error}", file=sys.stderr)
-        return 1
+    except Exception as error:
+        if args.debug:
+            raise
+        refused = refusal(error)
+        if refused is None:
+            raise
+        message, status = refused
+        print(f"guardian {args.command}: {message}", file=sys.stderr)
+        return status
 
 
-def _quiet_the_core() -> None:
-    """The CLI prints its own output: the core's JSON logs go to stderr, quietly, and the functions it
-    runs locally emit no metrics (they would print to stdout)."""
+def refusal(error: Exception) -> tuple[str, int] | None:
+    """What to tell the user, in one line with a hint, and the exit status, for the failures a user can
+    fix (2: input, credentials, network, permissions, paths) or that the account answered (1). None for a
+    bug: its traceback is the report."""
+    if isinstance(error, InputError):
+        return str(error), 2
+    if isinstance(error, NoCredentialsError | PartialCredentialsError | NoRegionError):
+        return f"{error} (hint: aws configure, AWS_PROFILE, --region; or --endpoint-url URL for a sandbox)", 2
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError):
+        return f"{error} (hint: check the network, --region, or --endpoint-url)", 2
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        if code in DENIED:
+            return f"{error} (hint: the caller needs the read-only permissions in the README's IAM section)", 2
+        if code in EXPIRED:
+            return f"{error} (hint: refresh your credentials, e.g. aws sso login)", 2
+        return str(error), 1  # the account said no: what it said, not a traceback
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.filename}: {error.strerror or error}", 2
+    return None
+
+
+DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"})
+EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"})
+
+
+def _quiet_the_core(verbose: int) -> None:
+    """The CLI prints its own output: the core's JSON logs go to stderr, and only when asked (-v: info,
+    -vv: debug; GUARDIAN_LOG_LEVEL overrides), and the functions it runs locally emit no metrics (they
+    would print to stdout)."""
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-    logger.setLevel(os.environ.get("GUARDIAN_LOG_LEVEL", "WARNING"))
+    level = {0: "CRITICAL", 1: "INFO"}.get(verbose, "DEBUG")
+    logger.setLevel(os.environ.get("GUARDIAN_LOG_LEVEL", level))
     handler = logger.registered_handler
     if isinstance(handler, logging.StreamHandler):  # Powertools' handler is one
         handler.setStream(_Stderr())

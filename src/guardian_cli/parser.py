@@ -5,11 +5,15 @@ import argparse
 import os
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
+from importlib import metadata
 from pathlib import Path
 
-from guardian.findings import Status
+from guardian import clock
+from guardian.findings import SEVERITIES, Status
 from guardian_cli.account import Endpoint, TableRef
-from guardian_cli.commands import demo, findings, inventory, invoke, redeliver, replay, report, sandbox, scan
+from guardian_cli.commands import demo, findings, inventory, invoke, redeliver, replay, report, sandbox, scan, simulate
+from guardian_cli.commands import restore as restore_command
+from guardian_cli.errors import InputError
 
 DEFAULT_TAG_PREFIX = "studio-cost-guardian"
 Command = Callable[[argparse.Namespace], int]
@@ -17,6 +21,8 @@ Command = Callable[[argparse.Namespace], int]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="guardian", description="Studio Cost Guardian")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    _common(parser, default=None)
     commands = parser.add_subparsers(dest="command", required=True)
     _sandbox(commands.add_parser("sandbox", help="serve the sandbox (moto + Studio APIs) on 127.0.0.1"))
     _demo(
@@ -30,9 +36,38 @@ def build_parser() -> argparse.ArgumentParser:
     _scan(commands.add_parser("scan", help="audit an account read-only: reconcile and every rule, in memory"))
     _findings(commands.add_parser("findings", help="list stored findings (a deployed stack, or a sandbox)"))
     _snooze(commands.add_parser("snooze", help="silence a finding until a date (its owner decided to keep it)"))
+    _restore(commands.add_parser("restore", help="bring back what remediation deleted or stopped for a finding"))
     _report(commands.add_parser("report", help="who is wasting what: an ISO week, or the last 7 days"))
     _invoke(commands.add_parser("invoke", help="invoke one function with sample events (make invoke-<fn>)"))
+    _simulate(commands.add_parser("simulate", help="run the deployed stack over simulated time; print what it did"))
+    for command in commands.choices.values():  # -v and --debug after the subcommand too
+        _common(command, default=argparse.SUPPRESS)
     return parser
+
+
+def _common(parser: argparse.ArgumentParser, default: object) -> None:
+    """Flags every command takes. On the subcommands they default to SUPPRESS, so that one given before
+    the subcommand (`guardian -v scan`) is not reset by the subcommand's default."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0 if default is None else default,
+        help="log to stderr: -v what the guardian does, -vv everything",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if default is None else default,
+        help="show the traceback of a failure instead of a one-line error",
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("studio-cost-guardian")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
 
 
 def _runs(parser: argparse.ArgumentParser, command: Command) -> None:
@@ -49,7 +84,8 @@ def _sandbox(parser: argparse.ArgumentParser) -> None:
         "--transition-seconds",
         type=float,
         default=2.0,
-        help="how long Studio resources stay Pending or Deleting (default 2)",
+        help="how long each in-between state lasts (Studio's Pending and Deleting, an endpoint's Creating, a "
+        "notebook's Stopping, an EMR cluster's STARTING...) (default 2)",
     )
     _runs(parser, lambda args: sandbox.serve(args.port, args.transition_seconds))
 
@@ -106,32 +142,99 @@ def _scan(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tag-prefix", default=DEFAULT_TAG_PREFIX)
     parser.add_argument("--include-exempt", action="store_true", help="also list findings about exempt resources")
+    parser.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        metavar="SEVERITY",
+        help=f"exit 1 if a finding of this severity or higher is found ({', '.join(SEVERITIES)}): a CI or cron gate",
+    )
+    parser.add_argument(
+        "--min-monthly-usd",
+        type=float,
+        metavar="N",
+        help="exit 1 if a finding costs N dollars a month or more (unknown costs never pass)",
+    )
     _runs(
         parser,
-        lambda args: scan.run(_endpoint(args), args.format, args.overrides, args.tag_prefix, args.include_exempt),
+        lambda args: scan.run(
+            _endpoint(args),
+            args.format,
+            args.overrides,
+            args.tag_prefix,
+            args.include_exempt,
+            scan.Gate(args.fail_on, args.min_monthly_usd),
+        ),
     )
 
 
 def _findings(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("show", nargs="?", choices=["show"], help="show one finding whole: guardian findings show ID")
+    parser.add_argument("finding_id", nargs="?", metavar="ID", help="the finding `show` shows")
     _table_args(parser)
     parser.add_argument("--owner", help="a user profile name or ARN")
-    parser.add_argument("--status", choices=[s.value for s in Status], help="default: every status but resolved")
+    parser.add_argument(
+        "--status",
+        choices=[STILL_BILLING, *(s.value for s in Status if s is not Status.OPEN), NEW],
+        help=f"{STILL_BILLING}: still billing (open, notified, snoozed, remediation-scheduled); {NEW}: nobody told "
+        "yet; or an exact lifecycle state (default: every status but resolved)",
+    )
     parser.add_argument("--rule")
-    parser.add_argument("--since", type=parse_time, help="detected on or after (YYYY-MM-DD or ISO time)")
+    parser.add_argument(
+        "--since", type=parse_day_or_time, help="detected on or after: YYYY-MM-DD (that day's start) or ISO time"
+    )
+    parser.add_argument("--timezone", default="UTC", help="IANA time zone of --since's day (default UTC)")
     parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
     parser.add_argument("--include-exempt", action="store_true", help="also list exempt findings")
-    _runs(
-        parser,
-        lambda args: findings.list_findings(
+
+    def run(args: argparse.Namespace) -> int:
+        if args.show:
+            if not args.finding_id:
+                parser.error("findings show needs the finding's ID")
+            return findings.show(_table_ref(args), args.finding_id, "json" if args.format == "json" else "text")
+        return findings.list_findings(
             _table_ref(args),
             args.format,
             owner=args.owner,
-            status=Status(args.status) if args.status else None,
+            statuses=statuses_of(args.status),
             rule=args.rule,
-            since=args.since,
+            since=start_of(args.since, args.timezone),
             include_exempt=args.include_exempt,
-        ),
-    )
+        )
+
+    _runs(parser, run)
+
+
+STILL_BILLING, NEW = "open", "new"
+
+
+def statuses_of(choice: str | None) -> list[Status]:
+    """What --status selects: "open" every state that still bills, "new" the lifecycle state open (nobody
+    told yet), an exact state, or by default every state but resolved."""
+    if choice is None:
+        return [s for s in Status if s is not Status.RESOLVED]
+    if choice == STILL_BILLING:
+        return [Status.OPEN, Status.NOTIFIED, Status.SNOOZED, Status.REMEDIATION_SCHEDULED]
+    return [Status.OPEN] if choice == NEW else [Status(choice)]
+
+
+def parse_day_or_time(text: str) -> date | datetime:
+    """A day (YYYY-MM-DD, its time zone decided later) or an ISO time (UTC unless it says otherwise)."""
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD) or ISO time") from error
+    return parse_time(text)
+
+
+def start_of(value: date | datetime | None, zone: str) -> datetime | None:
+    """The moment --since means: a day's start in ``zone``; a time as given."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.combine(value, time.min, tzinfo=clock.zone(zone)).astimezone(UTC)
+    except ValueError as error:
+        raise InputError(str(error)) from error
 
 
 def _snooze(parser: argparse.ArgumentParser) -> None:
@@ -140,6 +243,13 @@ def _snooze(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason", required=True)
     _table_args(parser)
     _runs(parser, lambda args: findings.snooze(_table_ref(args), args.finding_id, args.until, args.reason))
+
+
+def _restore(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("finding_id", metavar="FINDING_ID")
+    parser.add_argument("--format", choices=("text", "json"), default="text")
+    _table_args(parser)
+    _runs(parser, lambda args: restore_command.run(_table_ref(args), args.finding_id, args.format))
 
 
 def _report(parser: argparse.ArgumentParser) -> None:
@@ -175,6 +285,28 @@ def _invoke(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _endpoint_args(parser)
     _runs(parser, lambda args: invoke.run(args.function, args.files, _endpoint(args)))
+
+
+def _simulate(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="a scenario file, YAML or JSON (examples/)")
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="Name=Value",
+        dest="parameters",
+        help="a template parameter over the scenario's, e.g. RemediationMode=enforce (repeatable)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="a rule threshold, as for scan, e.g. orphaned_resource.grace_minutes=0 (repeatable)",
+    )
+    parser.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    _runs(parser, lambda args: simulate.run(args.scenario, args.parameters, args.overrides, args.format))
 
 
 # --- flags several subcommands share -------------------------------------------------------------------

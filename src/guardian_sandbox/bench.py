@@ -2,9 +2,10 @@
 
 Seeds an account (by default 10,000 endpoints, 2,000 spaces with an app each across 500 user
 profiles, 500 EMR clusters), runs a first sweep and then a second with nothing changed, and prints for
-each: wall time, peak memory, AWS calls per operation and per 1,000 resources, and the inventory
-table's reads and writes. Wall times include the in-process emulator (moto answers every call and
-plays DynamoDB), so they bound, not measure, what AWS would take; the call counts are exact.
+each: wall time, peak memory, AWS calls per operation and per 1,000 resources, the inventory table's
+reads and writes, and what the rolling re-describe of what no list shows costs (guardian.reconcile).
+Wall times include the in-process emulator (moto answers every call and plays DynamoDB), so they bound,
+not measure, what AWS would take; the call counts are exact.
 """
 
 import argparse
@@ -18,12 +19,15 @@ from collections import Counter
 from dataclasses import dataclass
 
 from guardian.observability import logger
+from guardian.reconcile import REDESCRIBE_SWEEPS
 from guardian_sandbox import embedded
 from guardian_sandbox.calls import recording
 from guardian_sandbox.eventfactory import sample
 from guardian_sandbox.stack import SandboxStack
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-Default"
+# The calls a describe makes (the list calls and GetMetricData are the rest of a sweep).
+DESCRIBE_CALLS = ("Describe", "GetAutoTerminationPolicy", "ListInstanceGroups", "ListInstanceFleets")
 
 
 @dataclass
@@ -120,6 +124,16 @@ def measure(stack: SandboxStack, label: str, scale: Scale) -> Counter:
         f"recorded {sum(k['recorded'] for k in report['kinds'].values())}"
     )
     print(f"  AWS calls: {sum(aws.values())} = {1000 * sum(aws.values()) / scale.resources:.1f} per 1,000 resources")
+    rolling = {kind: k["redescribed"] for kind, k in sorted(report["kinds"].items()) if k["redescribed"]}
+    if rolling:
+        # Nothing else changed, so every describe call of this sweep is the rolling re-describe's.
+        describes = sum(n for op, n in aws.items() if op.split(":")[1].startswith(DESCRIBE_CALLS))
+        print(
+            f"  rolling re-describe (what no list shows): {sum(rolling.values())} resources "
+            f"({', '.join(f'{kind} {n}' for kind, n in rolling.items())}), {describes} calls = "
+            f"{1000 * describes / scale.resources:.1f} per 1,000 resources; any drift repaired within "
+            f"{REDESCRIBE_SWEEPS} sweeps"
+        )
     for operation, count in sorted(aws.items(), key=lambda kv: -kv[1]):
         print(f"    {operation:<45} {count:>7}")
     print(

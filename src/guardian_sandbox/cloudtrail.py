@@ -4,7 +4,9 @@ events, and served by LookupEvents (which moto's CloudTrail lacks).
 Every call that changes something in SageMaker or EMR (Create*, Delete*, Update*, Start*, Stop*, AddTags,
 RunJobFlow, TerminateJobFlows...; reads are not kept) is recorded as the record CloudTrail would write:
 ``eventTime`` from the sandbox's clock (clock.py: a scenario's past is stamped in the past), to the second
-as CloudTrail stamps; ``userIdentity`` of the caller's access key (an IAM user: the sandbox has no roles);
+as CloudTrail stamps; ``userIdentity`` of the caller: the sandbox signs every call with one access key, so who
+calls is said with :func:`calls_by` (a Studio user's session of an execution role, with its source identity; a
+guardian function's role), and is otherwise the sandbox's IAM user;
 ``requestParameters`` and ``responseElements`` spelled as CloudTrail spells them (the API's member names
 with a lower-case first letter, as the service model's shapes say; map keys as given); ``errorCode`` and
 ``errorMessage`` for a call refused; and the resources the call names. Events are kept per account and
@@ -13,12 +15,17 @@ region, for 90 days of the sandbox's clock, on moto's CloudTrail backend (moto's
 LookupEvents answers as the service does: newest first, at most one lookup attribute, a time range
 (90 days back by default), pages of up to 50 with a token that survives new events arriving between
 pages, the real error codes. Every answer is checked against botocore's output shape before it is sent.
+
+The same records reach EventBridge: :func:`api_call_event` is a record as "AWS API Call via CloudTrail"
+delivers it, and :meth:`History.since` what was recorded after a point (simulation/bus.py delivers both).
 """
 
 import base64
 import binascii
+import contextlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -137,6 +144,10 @@ class History:
         self.events.append(recorded)
         return recorded
 
+    def since(self, seq: int) -> list[dict[str, Any]]:
+        """The records kept after the ``seq``-th (``next_seq`` marks now), in the order they were made."""
+        return [e.record for e in sorted(self.events, key=lambda e: e.order) if e.seq > seq]
+
 
 def history(backend: CloudTrailBackend) -> History:
     if "_sandbox_history" not in backend.__dict__:
@@ -191,14 +202,49 @@ def _resources(request: dict[str, Any], response: dict[str, Any]) -> list[dict[s
     return [{"ResourceType": kind, "ResourceName": name} for kind, name in named]
 
 
-def _identity(account: str, access_key: str) -> dict[str, Any]:
+_callers: list[dict[str, Any]] = []  # who calls now, innermost last (see calls_by)
+
+
+@contextlib.contextmanager
+def calls_by(identity: dict[str, Any]) -> Iterator[None]:
+    """The calls made in the block are recorded as made by ``identity`` (a CloudTrail ``userIdentity``). Held
+    for the process, not the thread: a sandbox served from this process records its requests so too."""
+    _callers.append(identity)
+    try:
+        yield
+    finally:
+        _callers.pop()
+
+
+def _identity(account: str) -> dict[str, Any]:
+    if _callers:
+        return dict(_callers[-1])
     return {
         "type": "IAMUser",
         "principalId": "AIDASANDBOXUSER00000",
         "arn": f"arn:aws:iam::{account}:user/sandbox",
         "accountId": account,
-        "accessKeyId": access_key,
         "userName": "sandbox",
+    }
+
+
+def _username(identity: dict[str, Any]) -> str:
+    """LookupEvents' user name: an IAM user's name, a role session's name (the ARN's last part)."""
+    return str(identity.get("userName") or str(identity.get("arn", "")).rsplit("/", 1)[-1])
+
+
+def api_call_event(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as EventBridge delivers it, "AWS API Call via CloudTrail" (the account's trail configured)."""
+    return {
+        "version": "0",
+        "id": record["eventID"],
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws." + record["eventSource"].split(".", 1)[0],
+        "account": record["recipientAccountId"],
+        "time": record["eventTime"],
+        "region": record["awsRegion"],
+        "resources": [],
+        "detail": record,
     }
 
 
@@ -235,9 +281,10 @@ def record_call(response: BaseResponse, status: int, body: Any) -> None:
     backend = cloudtrail_backends[account][region]
     kept = history(backend)
     kept.events = [e for e in kept.events if at - e.at <= RETENTION]
+    identity = _identity(account) | {"accessKeyId": access_key}
     record: dict[str, Any] = {
         "eventVersion": "1.09",
-        "userIdentity": _identity(account, access_key),
+        "userIdentity": identity,
         "eventTime": _iso(at),
         "eventSource": source,
         "eventName": name,
@@ -265,7 +312,7 @@ def record_call(response: BaseResponse, status: int, body: Any) -> None:
         source=source,
         read_only=False,
         access_key=access_key,
-        username="sandbox",
+        username=_username(identity),
         resources=_resources(request, answer),
         record=record,
     )

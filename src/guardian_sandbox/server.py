@@ -1,7 +1,8 @@
 """`guardian sandbox`: the sandbox served on a local port, for anything that speaks the AWS API.
 
-moto's server, plus one route of the sandbox's own, `POST /_sandbox/clock {"OffsetSeconds": n}`, which
-sets the sandbox's clock (see clock.py) for scenarios that create resources in the past.
+moto's server, plus routes of the sandbox's own: `POST /_sandbox/clock {"OffsetSeconds": n}`, which
+sets the sandbox's clock (see clock.py) for scenarios that create resources in the past, and
+`POST /_sandbox/email`, what only the sandbox can say of email subscriptions (see sns_email.py).
 """
 
 import json
@@ -13,7 +14,7 @@ from moto import backends
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from guardian_sandbox import studio
+from guardian_sandbox import sns_email, studio
 
 CLOCK_PATH = "/_sandbox/clock"
 
@@ -29,6 +30,8 @@ class _SandboxApp:
             studio.settings.clock_offset_seconds = float(body.get("OffsetSeconds", 0))
             start_response("200 OK", [("Content-Type", "application/json")])
             return [json.dumps({"OffsetSeconds": studio.settings.clock_offset_seconds}).encode()]
+        if environ.get("PATH_INFO") == sns_email.ROUTE and environ.get("REQUEST_METHOD") == "POST":
+            return sns_email.serve(environ, start_response)
         return self._moto(environ, start_response)
 
 

@@ -15,10 +15,10 @@ from typing import Any, cast
 from botocore.exceptions import ClientError
 from moto.events.models import EventPattern
 from moto.events.utils import EventMessageType
-from moto.sns.utils import FilterPolicyMatcher
 
 from guardian.aws import AwsClients
 from guardian.runtime import forget_cached
+from guardian_sandbox import cloudtrail, sns_email
 from guardian_sandbox.template import Rule, Template, template
 
 SANDBOX_ACCOUNT = "123456789012"
@@ -64,9 +64,15 @@ class SandboxStack:
         stack_template: Template | None = None,
         table_name: str = TABLE_NAME,
         parameters: dict[str, str] | None = None,
+        confirm_subscriptions_automatically: bool | None = None,
     ):
-        """``parameters``: environment the stack's parameters would set (REMEDIATION_MODE=enforce, say)."""
+        """``parameters``: environment the stack's parameters would set (REMEDIATION_MODE=enforce, say).
+        ``confirm_subscriptions_automatically``: True, every email subscription is confirmed as it is made, as if
+        its owner clicked SNS's link at once; False, it stays pending, as on AWS, until
+        :meth:`confirm_subscription`; None (the default), as the sandbox has it (False in a new one; a stack
+        deployed again on a served sandbox, as the CLI's commands do, keeps the mode)."""
         self.clients = clients
+        self._confirm_automatically = confirm_subscriptions_automatically
         self.parameters = dict(parameters or {})
         self.template = stack_template or template()
         self.table_name = table_name
@@ -92,8 +98,27 @@ class SandboxStack:
             "QueueArn"
         ]
         sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=mailbox_arn)
+        if self._confirm_automatically is not None:
+            sns_email.set_confirm_automatically(self.clients, self._confirm_automatically)
         _unless_there(self.clients("s3").create_bucket, "BucketAlreadyOwnedByYou", Bucket=REPORTS_BUCKET)
         return self
+
+    @property
+    def confirm_subscriptions_automatically(self) -> bool | None:
+        return self._confirm_automatically
+
+    @confirm_subscriptions_automatically.setter
+    def confirm_subscriptions_automatically(self, value: bool) -> None:
+        self._confirm_automatically = value
+        if hasattr(self, "topic_arn"):  # deployed: the sandbox is told now
+            sns_email.set_confirm_automatically(self.clients, value)
+
+    def confirm_subscription(self, address: str) -> None:
+        """What the person at ``address`` does with SNS's confirmation emails: follows each link (ConfirmSubscription
+        with its token), confirming every pending email subscription of theirs."""
+        sns = self.clients("sns")
+        for topic_arn, token in sns_email.pending_tokens(self.clients, address):
+            sns.confirm_subscription(TopicArn=topic_arn, Token=token)
 
     def use_slack(self, webhook_url: str) -> None:
         """Store a Slack webhook as the stack would (Secrets Manager) and hand its ARN to the functions."""
@@ -107,7 +132,8 @@ class SandboxStack:
         self.parameters["SLACK_WEBHOOK_SECRET"] = arn
 
     def subscribe_team(self, address: str) -> None:
-        """What the TeamEmail parameter makes: an email subscription with the template's filter policy."""
+        """What the TeamEmail parameter makes: an email subscription with the template's filter policy, confirmed
+        (whoever deployed the stack followed the link)."""
         properties = self.template.resources["TeamSubscription"]["Properties"]
         self.clients("sns").subscribe(
             TopicArn=self.topic_arn,
@@ -118,43 +144,31 @@ class SandboxStack:
                 "FilterPolicyScope": properties["FilterPolicyScope"],
             },
         )
+        self.confirm_subscription(address)
 
     def mailbox(self) -> list[dict[str, Any]]:
         """Messages published to the topic since last asked: subject, text, attributes, and the email
-        addresses whose subscription filter policy lets them through (SNS's own matching, as moto has it)."""
+        addresses it reached when it was published: the confirmed subscriptions whose filter policy let it
+        through (SNS's own matching, as moto has it; a pending subscription receives nothing)."""
         sqs = self.clients("sqs")
-        messages: list[dict[str, Any]] = []
-        subscribers = self._email_subscribers()
+        bodies: list[dict[str, Any]] = []
         while True:
             batch = sqs.receive_message(QueueUrl=self.mailbox_url, MaxNumberOfMessages=10).get("Messages", [])
             if not batch:
-                return messages
+                break
             for message in batch:
-                body = json.loads(message["Body"])
-                attributes = body.get("MessageAttributes", {})
-                messages.append(
-                    {
-                        "subject": body.get("Subject"),
-                        "text": body["Message"],
-                        "attributes": {k: v["Value"] for k, v in attributes.items()},
-                        "to": [
-                            address for address, matcher in subscribers if matcher.matches(attributes, body["Message"])
-                        ],
-                    }
-                )
+                bodies.append(json.loads(message["Body"]))
                 sqs.delete_message(QueueUrl=self.mailbox_url, ReceiptHandle=message["ReceiptHandle"])
-
-    def _email_subscribers(self) -> list[tuple[str, FilterPolicyMatcher]]:
-        sns, subscribers = self.clients("sns"), []
-        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=self.topic_arn):
-            for subscription in page["Subscriptions"]:
-                if subscription["Protocol"] != "email":
-                    continue
-                attributes = sns.get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])
-                policy = json.loads(attributes["Attributes"].get("FilterPolicy") or "{}")
-                scope = attributes["Attributes"].get("FilterPolicyScope")
-                subscribers.append((subscription["Endpoint"], FilterPolicyMatcher(policy, scope)))
-        return subscribers
+        reached = sns_email.recipients(self.clients, [body["MessageId"] for body in bodies]) if bodies else {}
+        return [
+            {
+                "subject": body.get("Subject"),
+                "text": body["Message"],
+                "attributes": {k: v["Value"] for k, v in body.get("MessageAttributes", {}).items()},
+                "to": reached.get(body["MessageId"], []),
+            }
+            for body in bodies
+        ]
 
     def pump_streams(self) -> list[Any]:
         """What Lambda's DynamoDB event source mapping does: new stream records, filtered by the template's
@@ -326,7 +340,7 @@ class SandboxStack:
             aws_request_id=str(uuid.uuid4()),
             invoked_function_arn=f"arn:aws:lambda:{self.clients.region}:{SANDBOX_ACCOUNT}:function:{function}",
         )
-        with _environment(self.environment(function)):
+        with _environment(self.environment(function)), cloudtrail.calls_by(function_identity(function)):
             return handler(json.loads(json.dumps(event)), context)
 
     def _module(self, function: str) -> ModuleType:
@@ -339,6 +353,27 @@ class SandboxStack:
             spec.loader.exec_module(module)
             self._modules[function] = module
         return self._modules[function]
+
+
+def function_identity(function: str, account: str = SANDBOX_ACCOUNT) -> dict[str, Any]:
+    """A guardian function's session of its execution role, as CloudTrail records Lambda's calls."""
+    role = f"{STACK_NAME}-{function}Role"
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROASANDBOX{function.upper()[:12]}:{STACK_NAME}-{function}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{STACK_NAME}-{function}",
+        "accountId": account,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": f"AROASANDBOX{function.upper()[:12]}",
+                "arn": f"arn:aws:iam::{account}:role/{role}",
+                "accountId": account,
+                "userName": role,
+            },
+            "attributes": {"mfaAuthenticated": "false"},
+        },
+    }
 
 
 def _matches(pattern: EventPattern, event: dict[str, Any]) -> bool:

@@ -4,9 +4,9 @@ User profiles, spaces and apps (Create/Describe/List/Update/Delete, tags on crea
 ListTags, DeleteTags), MLflow tracking servers, and EMR's auto-termination policy. State moves as
 the real service's does: Pending -> InService after ``settings.transition_seconds``, Deleting ->
 Deleted after the same delay, and a deleted app stays listable as Deleted for
-``settings.deleted_app_retention_seconds``. Errors carry the real codes (ResourceNotFound,
-ResourceInUse, ValidationException). Every response is checked against botocore's output shape
-before it is sent, so the sandbox cannot drift from the service model.
+``settings.deleted_app_retention_seconds`` (about a day, as on AWS). Errors carry the real codes
+(ResourceNotFound, ResourceInUse, ValidationException, ConflictException). Every response is checked against
+botocore's output shape before it is sent, so the sandbox cannot drift from the service model.
 
 State lives on moto's own backend objects, so moto's reset (a new ``mock_aws``) clears it too.
 """
@@ -24,11 +24,11 @@ from moto.core.responses import ActionResult, EmptyResult
 from moto.emr.models import ElasticMapReduceBackend
 from moto.emr.responses import ElasticMapReduceResponse
 from moto.resourcegroupstaggingapi.models import ResourceGroupsTaggingAPIBackend
-from moto.sagemaker.exceptions import ResourceInUseException, ResourceNotFound, ValidationError
+from moto.sagemaker.exceptions import ConflictException, ResourceInUseException, ResourceNotFound, ValidationError
 from moto.sagemaker.models import FakeEndpointConfig, FakeSagemakerNotebookInstance, SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
 
-from guardian_sandbox import botocore_data, dynamodb
+from guardian_sandbox import botocore_data, dynamodb, sns_email
 
 APP_TYPES = {
     "JupyterServer",
@@ -47,8 +47,8 @@ _APP_SETTINGS_KEY = {"JupyterLab": "JupyterLabAppSettings", "CodeEditor": "CodeE
 
 @dataclass
 class SandboxSettings:
-    transition_seconds: float = 2.0
-    deleted_app_retention_seconds: float = 3600.0
+    transition_seconds: float = 2.0  # each in-between state, here and in transitions.py
+    deleted_app_retention_seconds: float = 24 * 3600.0  # AWS lists a deleted app for about a day
     # The sandbox's clock runs this far from the real one while a scenario builds its past (see clock.py).
     clock_offset_seconds: float = 0.0
 
@@ -73,8 +73,9 @@ def _elapsed(since: datetime) -> bool:
 class _Lifecycle:
     """Status that moves by itself, as the service's does: Pending -> InService, Deleting -> Deleted."""
 
-    created: datetime = field(default_factory=_now)
-    changed: datetime = field(default_factory=_now)
+    # The clock is looked up when a resource is made, not when this class was: a simulation stops it.
+    created: datetime = field(default_factory=lambda: _now())
+    changed: datetime = field(default_factory=lambda: _now())
     target: str = "InService"  # where the current transition ends
     transient: str = "Pending"
 
@@ -549,20 +550,24 @@ class _Studio(SageMakerResponse):
             "ListMlflowTrackingServers",
         )
 
-    def _move_tracking_server(self, operation: str, transient: str, target: str, allowed: set[str]) -> ActionResult:
+    def _move_tracking_server(
+        self, operation: str, transient: str, target: str, allowed: set[str], refused: type[Exception]
+    ) -> ActionResult:
         server = self._tracking_server()
         if server.life.status not in allowed:
-            raise ValidationError(f"Tracking server {server.name} is {server.life.status}")
+            raise refused(f"Tracking server {server.name} is {server.life.status}")
         server.life.move(transient, target)
         return _checked({"TrackingServerArn": server.arn}, operation)
 
     def stop_mlflow_tracking_server(self) -> ActionResult:
         return self._move_tracking_server(
-            "StopMlflowTrackingServer", "Stopping", "Stopped", {"Created", "Started", "Updated"}
+            "StopMlflowTrackingServer", "Stopping", "Stopped", {"Created", "Started", "Updated"}, ConflictException
         )
 
     def start_mlflow_tracking_server(self) -> ActionResult:
-        return self._move_tracking_server("StartMlflowTrackingServer", "Starting", "Started", {"Stopped"})
+        return self._move_tracking_server(
+            "StartMlflowTrackingServer", "Starting", "Started", {"Stopped"}, ConflictException
+        )
 
     def delete_mlflow_tracking_server(self) -> ActionResult:
         return self._move_tracking_server(
@@ -570,6 +575,7 @@ class _Studio(SageMakerResponse):
             "Deleting",
             "Deleted",
             {"Created", "Started", "Updated", "Stopped", "CreateFailed"},
+            ValidationError,  # the model documents no conflict for a deletion
         )
 
 
@@ -753,7 +759,17 @@ def install() -> None:
     ElasticMapReduceResponse.run_job_flow = _run_job_flow(  # type: ignore[method-assign]
         ElasticMapReduceResponse.run_job_flow
     )
+    # These build on this module's helpers: imported once it is.
+    from guardian_sandbox import billing_calls, emr_fleets, hyperpod, moto_answers, request_shapes, transitions
+
+    emr_fleets.install()
+    moto_answers.install()
+    request_shapes.install()
+    transitions.install()
+    hyperpod.install()
+    billing_calls.install()
     dynamodb.install()
+    sns_email.install()
     botocore_data.install()
     from guardian_sandbox import cloudtrail  # it reads this module's clock: imported once this one is
 

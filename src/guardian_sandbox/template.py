@@ -121,7 +121,8 @@ class Template:
         raise KeyError(f"no local value for {name}")
 
     def policy_statements(self, function: str) -> list[tuple[dict[str, Any], str | None]]:
-        """A function's inline policy statements, each with the condition it depends on (or None)."""
+        """A function's policy statements, each with the condition it depends on (or None): its inline
+        policies, and the AWS::IAM::Policy resources attached to its role (SAM names it <function>Role)."""
         statements = []
         for policy in self.functions()[function]["Properties"].get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
@@ -130,7 +131,20 @@ class Template:
                     statements.append((when_true, condition))
                 else:
                     statements.append((statement, None))
+        for resource in self.resources.values():
+            roles = resource.get("Properties", {}).get("Roles", [])
+            if resource["Type"] == "AWS::IAM::Policy" and {"Ref": f"{function}Role"} in roles:
+                document = self.policy_document(resource["Properties"]["PolicyDocument"])
+                statements += [(statement, resource.get("Condition")) for statement in document["Statement"]]
         return statements
+
+    @staticmethod
+    def policy_document(document: Any) -> dict[str, Any]:
+        """A policy document given as YAML, or as a !Sub JSON string (its ${...} left as written)."""
+        if isinstance(document, dict) and isinstance(document.get("Fn::Sub"), str):
+            parsed: dict[str, Any] = json.loads(document["Fn::Sub"])
+            return parsed
+        return dict(document)
 
     def policy_actions(self, function: str) -> set[str]:
         """Every IAM action a function's inline policies can allow (conditional statements included)."""

@@ -142,7 +142,7 @@ def test_replay_reads_objects_arrays_json_lines_cloudtrail_files_and_parked_reco
         str(array),
         str(lines),
         str(parked),
-        str(REFERENCE / "cloudtrail_emr_RunJobFlow_IAMUser_awsdocs.json"),
+        str(REFERENCE / "cloudtrail_emr_RunJobFlow_IAMUser_awsdocs.json"),  # from 2018: played at its moment
     )
     assert status == 0, out
     assert "7 events, 7 recorded, 0 rejected or unmatched" in out

@@ -50,8 +50,9 @@ def test_redeliver_sends_what_the_queue_kept_once_and_empties_it(sandbox_url, ca
     [entry] = json.loads(out)
     assert status == 0 and entry["kind"] == "parked" and entry["delivered"] and entry["records"] == 1
     assert entry["about"][0].startswith("opened f-") and "(alice)" in entry["about"][0]
+    # alice has no address (the stack has no OwnerEmails): the team is told, without her name (a private space)
     [mail] = SandboxStack(clients).deploy().mailbox()
-    assert mail["subject"].startswith("Orphaned endpoint fraud-xgb (alice)")
+    assert mail["subject"] == "An owner of a private space has no address: 1 finding, $5.52/day"
 
     status, out = run(capsys, "redeliver", "--endpoint-url", sandbox_url)
     assert status == 0 and out.strip() == "0 kept changes, 0 delivered, 0 left in the queue"

@@ -32,12 +32,15 @@ def test_the_demo_weeks_totals_by_owner_and_rule_match_the_scenario(sandbox_url,
     assert set(rules) >= {"orphaned-resource", "idle-endpoint", "long-running-app", "unattributed-resource"}
     # erin's endpoints billed 40 minutes after her space stopped: ($0.461 + $0.736) x 2/3 h = $0.798.
     assert owners["erin"] == 0.80
-    # fraud-xgb has billed $0.23 an hour since alice-lab stopped; llm-train's price is unknown, not $0.
+    # fraud-xgb has billed $0.23 an hour since alice-lab stopped; llm-train, dave's HyperPod cluster of two
+    # ml.g5.8xlarge, at HyperPod's $3.06 a node-hour.
     fraud = next(row for row in report["findings"] if row["resource_name"] == "fraud-xgb")
     hours = Decimal((when(report["generated_at"]) - when(fraud["condition_since"])).total_seconds()) / 3600
     assert abs(Decimal(str(fraud["period_waste_usd"])) - Decimal("0.23") * hours) <= Decimal("0.005")
     dave = next(row for row in report["by_owner"] if row["owner"] == "dave")
-    assert dave["unpriced_findings"] == 1 and dave["waste_usd"] == 0.0
+    llm = next(row for row in report["findings"] if row["resource_name"] == "llm-train")
+    assert llm["hourly_cost_usd"] == 6.12 and dave["unpriced_findings"] == 0 and dave["waste_usd"] > 0
+    assert report["unpriced_resources"] == report["unpriced_findings"] == 0
     # The parts add up to the total (each an exact sum, rounded once).
     for rows in (report["by_owner"], report["by_rule"], report["by_kind"], report["daily"]):
         assert abs(sum(row["waste_usd"] for row in rows) - report["total_waste_usd"]) < 0.01 * len(rows)

@@ -2,6 +2,7 @@
 back for what happened yesterday), and `guardian findings` / `guardian snooze` on stored findings."""
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import boto3
@@ -140,12 +141,14 @@ def account(sandbox_url):
 
 
 def test_scan_reports_waste_with_owners_and_costs_and_nothing_for_busy_serverless_or_exempt(account, capsys):
-    # The app stopped before the scan could see it: when is unknown, so the grace is waived for this audit.
-    status, out, _ = run(
-        capsys, "scan", "--endpoint-url", account, "--format", "json", "--set", "orphaned_resource.grace_minutes=0"
-    )
+    # At default settings: the app's DeleteApp, three hours ago, is in CloudTrail's history, so the grace is over.
+    status, out, _ = run(capsys, "scan", "--endpoint-url", account, "--format", "json")
     assert status == 0
     findings = {(f["rule"], f["resource_name"]): f for f in json.loads(out)}
+    orphan = findings[("orphaned-resource", "fraud-xgb")]
+    stopped = datetime.fromisoformat(orphan["condition_since"].replace("Z", "+00:00"))
+    assert timedelta(hours=2.9) < datetime.now(UTC) - stopped < timedelta(hours=3.1)
+    assert orphan["waste_usd"] > 0
     expected = {
         ("orphaned-resource", "fraud-xgb"): "alice",
         ("idle-endpoint", "churn-llm"): "bob",
@@ -196,6 +199,22 @@ def test_exempt_findings_show_when_asked_and_thresholds_change_what_is_found(acc
     assert not any(f["rule"] == "long-running-app" for f in json.loads(out))
 
 
+def test_scan_is_a_gate_for_pipelines_by_severity_or_monthly_cost(account, capsys):
+    _, out, _ = run(capsys, "scan", "--endpoint-url", account, "--format", "json")
+    found = json.loads(out)
+    highest = max((f["severity"] for f in found), key=["low", "medium", "high"].index)
+    costliest = max(f["monthly_cost_usd"] for f in found if f["monthly_cost_usd"] is not None)
+
+    status, _, err = run(capsys, "scan", "--endpoint-url", account, "--fail-on", "low")
+    assert status == 1 and "past the bar: exit status 1" in err
+    assert run(capsys, "scan", "--endpoint-url", account, "--fail-on", highest)[0] == 1
+    if highest != "high":
+        assert run(capsys, "scan", "--endpoint-url", account, "--fail-on", "high")[0] == 0
+    assert run(capsys, "scan", "--endpoint-url", account, "--min-monthly-usd", str(costliest))[0] == 1
+    assert run(capsys, "scan", "--endpoint-url", account, "--min-monthly-usd", str(costliest + 0.01))[0] == 0
+    assert run(capsys, "scan", "--endpoint-url", account)[0] == 0  # no bar, no gate
+
+
 def test_scan_refuses_an_unknown_threshold(account, capsys):
     status, _, err = run(capsys, "scan", "--endpoint-url", account, "--set", "idle_endpoint.lookback=3")
     assert status == 2 and "unknown threshold 'idle_endpoint.lookback'" in err
@@ -226,3 +245,41 @@ def test_findings_filter_and_a_snooze_is_recorded(sandbox_url, capsys):
         capsys, "snooze", "f-nope", "--until", "2099-01-31", "--reason", "x", "--endpoint-url", sandbox_url
     )
     assert status == 2 and "no finding f-nope" in err
+    # `findings show`: the trail, with who snoozed it and why.
+    status, out, _ = run(capsys, "findings", "show", idle["id"], "--endpoint-url", sandbox_url)
+    assert status == 0
+    assert out.startswith(f"{idle['id']}  idle-endpoint on endpoint {idle['resource_name']}")
+    trail = out.split("audit trail:\n", 1)[1].splitlines()
+    assert re.match(r"  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d opened -> open: ", trail[0]), trail[0]
+    assert any(
+        " snoozed " in line and line.endswith("until 2099-01-31T23:59:59.999999Z: load test on Monday")
+        for line in trail
+    )
+    assert "attribution:\n  decided by " in out and "cost history:\n  from " in out
+    assert f"decided by {idle['attribution']['source']} (confidence {idle['attribution']['confidence']})" in out
+    status, out, _ = run(capsys, "findings", "show", idle["id"], "--endpoint-url", sandbox_url, "--format", "json")
+    shown = json.loads(out)
+    assert shown["id"] == idle["id"] and [e["action"] for e in shown["audit"]][-1] == "snoozed"
+    assert shown["attribution"]["owner"] == "bob" and shown["cost_history"]
+    # The finding's own attribution: what decided its owner when it was judged, and how far to trust it.
+    assert shown["attribution"]["source"] == idle["attribution"]["source"]
+    assert shown["attribution"]["confidence"] in ("strong", "weak") and shown["attribution"]["evidence"]
+    status, _, err = run(capsys, "findings", "show", "f-nope", "--endpoint-url", sandbox_url)
+    assert status == 2 and "no finding f-nope" in err
+
+    # --status open: everything still billing (a snoozed resource still bills), the exact states still there.
+    def ids(*args: str) -> set[str]:
+        _, out, _ = run(capsys, "findings", "--endpoint-url", sandbox_url, "--format", "json", *args)
+        return {f["id"] for f in json.loads(out)}
+
+    billing = ids("--status", "open")
+    assert idle["id"] in billing
+    assert billing == ids("--status", "new") | ids("--status", "notified") | ids("--status", "snoozed") | ids(
+        "--status", "remediation-scheduled"
+    )
+    assert ids("--status", "notified")  # the demo's alerts went out: "open" is not empty because of it
+
+    # --since DATE: from the start of that day (it used to mean its end, and found nothing).
+    everything = json.loads(run(capsys, "findings", "--endpoint-url", sandbox_url, "--format", "json")[1])
+    day = min(f["detected_at"] for f in everything)[:10]
+    assert ids("--since", day) == {f["id"] for f in everything}

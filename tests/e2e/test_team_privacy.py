@@ -3,21 +3,26 @@ no team message (email subjects, bodies and attributes; Slack payloads on the te
 file (the weekly report's HTML, CSV and JSON, as the report function writes them and as `guardian report
 --hide-private` renders them, Cost Explorer's line included) holds a private-space owner's name."""
 
+import contextlib
+import io
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 
 from guardian.actual_cost import actual_cost
+from guardian.findings import CostSegment, Finding, Status
 from guardian.findings_store import DynamoFindings
 from guardian.kinds import Kind
 from guardian.period import Period
 from guardian.report import UNNAMED, report_for
+from guardian_cli.account import Endpoint, TableRef
+from guardian_cli.commands import report as report_command
 from guardian_cli.commands.report import render
 from guardian_sandbox import demo, embedded
 from guardian_sandbox.demo import TEAM_EMAIL
@@ -80,7 +85,7 @@ def seen(request: pytest.FixtureRequest) -> Iterator[Seen]:
         mail = list(result.messages)
 
         # The weekly report, as the function makes it for the week of the demo, with Cost Explorer's line.
-        for _ in range(3):  # the function's call, and the two made here
+        for _ in range(6):  # the function's call, the named report's and the four `guardian report` runs
             requests.post(CE_RESULTS, json={"results": [_cost_explorer_answer()]}, timeout=5)
         stack = SandboxStack(
             clients, parameters={"OWNER_EMAILS": json.dumps(OWNER_EMAILS), "COST_EXPLORER": "true"}
@@ -98,8 +103,13 @@ def seen(request: pytest.FixtureRequest) -> Iterator[Seen]:
         # `guardian report --hide-private --cost-explorer` over the same table: the last 7 days.
         store = DynamoFindings(clients("dynamodb"), stack.table_name)
         period = Period.last_days(result.now, 7)
-        hidden = report_for(store, period, result.now, names=False, actual=actual_cost(clients("ce"), period, TAG))
         named = report_for(store, period, result.now, names=True, actual=actual_cost(clients("ce"), period, TAG))
+        ref = TableRef(Endpoint(None, "us-east-1"), stack="unused", table=stack.table_name)
+        hidden = {}
+        for fmt in ("json", "csv", "html", "table"):
+            with contextlib.redirect_stdout(io.StringIO()) as printed:
+                assert report_command.run(ref, fmt, hide_private=True, cost_explorer=True) == 0
+            hidden[fmt] = printed.getvalue()
     slack.server.shutdown()
 
     team_mail = [m for m in mail if TEAM_EMAIL in m["to"]]
@@ -110,11 +120,11 @@ def seen(request: pytest.FixtureRequest) -> Iterator[Seen]:
         "email attributes": [json.dumps(m["attributes"]) for m in team_mail],
         "slack payloads": [json.dumps(p) for p in team_posts],
         "weekly report files (html, csv, json)": files,
-        "report json": [render(hidden, "json")],
-        "report csv": [render(hidden, "csv")],
-        "report html": [render(hidden, "html")],
-        "report summary": [render(hidden, "table")],
-        "cost explorer line": [json.dumps(hidden.actual_cost.model_dump(mode="json"))],
+        "report json": [hidden["json"]],
+        "report csv": [hidden["csv"]],
+        "report html": [hidden["html"]],
+        "report summary": [hidden["table"]],
+        "cost explorer line": [json.dumps(json.loads(hidden["json"])["actual_cost"])],
     }
     seen.owners = [m["subject"] + m["text"] for m in mail if m["attributes"].get("audience") == "owner"] + [
         json.dumps(p["body"]) for p in slack.posts if "/owner/" in p["path"]
@@ -165,3 +175,52 @@ def test_cost_explorer_counts_what_it_cannot_name(seen):
     [line] = map(json.loads, seen.team["cost explorer line"])
     assert UNNAMED in line["by_owner"] and "untagged" in line["by_owner"]
     assert line["total_usd"] == pytest.approx(sum(line["by_owner"].values()), abs=0.01)
+
+
+def test_cost_explorer_does_not_name_a_private_space_owner_whose_only_finding_is_shared(capsys):
+    """frank owns a private space where nothing is wasted, and an idle endpoint in a shared space, so the
+    only finding that names him is not private; Cost Explorer's cost of his tag mixes both. `guardian report
+    --hide-private` learns he owns a private space from the inventory, as the weekly report function does."""
+    role = "arn:aws:iam::123456789012:role/frank"
+    with embedded() as clients:
+        stack = SandboxStack(clients).deploy()
+        sm = clients("sagemaker")
+        domain = sm.create_domain(
+            DomainName="d", AuthMode="IAM", SubnetIds=["s"], VpcId="v", DefaultUserSettings={"ExecutionRole": role}
+        )["DomainArn"].rsplit("/", 1)[-1]
+        sm.create_user_profile(DomainId=domain, UserProfileName="frank")
+        sm.create_space(
+            DomainId=domain,
+            SpaceName="frank-lab",
+            SpaceSharingSettings={"SharingType": "Private"},
+            OwnershipSettings={"OwnerUserProfileName": "frank"},
+        )
+        stack.invoke("SweepFunction", {})
+        capsys.readouterr()  # the sweep's log lines
+        shared_endpoint = Finding(
+            id="f-frank",
+            rule="idle-endpoint",
+            resource_arn="arn:aws:sagemaker:us-east-1:123456789012:endpoint/team-ranker",
+            resource_kind="endpoint",
+            resource_name="team-ranker",
+            owner="frank",
+            sharing="Shared",
+            region="us-east-1",
+            account="123456789012",
+            status=Status.OPEN,
+            detected_at=datetime.now(UTC) - timedelta(days=2),
+            condition_since=datetime.now(UTC) - timedelta(days=2),
+            summary="idle",
+            severity="low",
+            segments=[CostSegment(start=datetime.now(UTC) - timedelta(days=2), hourly=0.23)],
+        )
+        DynamoFindings(clients("dynamodb"), stack.table_name).put(shared_endpoint, [])
+        cost = {"Keys": [f"{TAG}$frank"], "Metrics": {"UnblendedCost": {"Amount": "12.50", "Unit": "USD"}}}
+        answer = {"ResultsByTime": [{"TimePeriod": {"Start": "2026-01-01", "End": "2026-01-08"}, "Groups": [cost]}]}
+        requests.post(CE_RESULTS, json={"results": [answer]}, timeout=5)
+        ref = TableRef(Endpoint(None, "us-east-1"), stack="unused", table=stack.table_name)
+        assert report_command.run(ref, "json", hide_private=True, cost_explorer=True) == 0
+    printed = capsys.readouterr().out
+    report = json.loads(printed)
+    assert [row["owner"] for row in report["by_owner"]] == ["frank"]  # his shared endpoint's waste is named
+    assert report["actual_cost"]["by_owner"] == {UNNAMED: 12.5}  # his tag's cost includes his private space

@@ -44,7 +44,7 @@ class FaultySlack:
     ``posts`` is every POST; ``taken`` the ones answered 200: what reached the channel."""
 
     def __init__(self, hang_seconds: float = 1.0) -> None:
-        self.faults: list[str] = []
+        self.faults: list[str | None] = []  # None: that post succeeds
         self.posts: list[dict[str, Any]] = []
         self.taken: list[dict[str, Any]] = []
         self.injected: Counter[str] = Counter()
@@ -123,7 +123,7 @@ class AwsFaults:
                 raise ConnectTimeoutError(endpoint_url=f"https://{service}.us-east-1.amazonaws.com")
             code, status = ERROR_CODES[service][fault]
             error = {"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}
-            raise ClientError(error, model.name)  # type: ignore[arg-type]
+            raise ClientError(error, model.name)
 
         return hook
 
@@ -148,7 +148,7 @@ class AwsFaults:
                 hooked[id(client)] = (client, before, after)
             return client
 
-        aws.AwsClients.__call__ = faulty_client  # type: ignore[method-assign]
+        aws.AwsClients.__call__ = faulty_client  # type: ignore[method-assign,assignment]
         forget_cached()  # the functions make their clients afresh, through the faulty factory
         try:
             yield self

@@ -37,8 +37,18 @@ THROTTLED = {
         "InternalServerError",
     ],
     "scheduler": ["ThrottlingException", "InternalServerException", "ServiceUnavailable"],
+    # notify's (test_event_chaos.py): email, parking and the Slack secret
+    "sns": ["Throttling", "InternalError"],
+    "sqs": ["RequestThrottled", "InternalError"],
+    "secrets-manager": ["ThrottlingException", "InternalServiceError"],
 }
-STATUS = {"InternalFailure": 500, "InternalServerError": 500, "InternalServiceError": 500}
+STATUS = {
+    "InternalFailure": 500,
+    "InternalServerError": 500,
+    "InternalServiceError": 500,
+    "InternalError": 500,
+    "RequestThrottled": 403,
+}
 
 
 def error_kinds(operation: str, writes: bool) -> list[str]:
@@ -105,15 +115,17 @@ class Injector:
 
 
 @contextlib.contextmanager
-def injected(faults: list[Fault]) -> Iterator[Injector]:
-    """While the block runs, every client the guardian makes (the functions' included) carries the faults."""
+def injected(faults: list[Fault], spare: aws.AwsClients | None = None) -> Iterator[Injector]:
+    """While the block runs, every client the guardian makes (the functions' included) carries the faults;
+    but the clients of ``spare`` (the sandbox stack's own: its stream reader, its parking of events, a test's
+    reads), which are Lambda's and the test's, not the guardian's dependencies."""
     injector = Injector(faults)
     original = aws.AwsClients.__call__
     hooked: dict[int, Any] = {}
 
     def client(self: aws.AwsClients, service: str, region: str | None = None) -> Any:
         made = original(self, service, region)
-        if id(made) not in hooked:
+        if self is not spare and id(made) not in hooked:
             made.meta.events.register("before-parameter-build", injector.parameters)
             made.meta.events.register("before-call", injector.before)
             made.meta.events.register("after-call", injector.after)

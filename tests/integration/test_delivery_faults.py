@@ -7,6 +7,10 @@ Then every owner got each message exactly once per channel (posts Slack took, pu
 mailbox), every finding ends notified (then resolved, told so), and each message is in its finding's
 audit trail once.
 
+Owners may also confirm their email subscriptions late (SNS holds nothing for a pending one: the guardian
+holds the email, and its HeldMessages schedule sends it once they confirm, under the same faults): still
+once.
+
 The failures one at a time, too: each of the issue's (a reset not retried, a claim released only for some
 errors, a claim in progress taken for done, a finding not marked after its message went out, a queue that
 kept only Lambda's batch metadata), and the one duplicate no sender can avoid (SNS took the message, the
@@ -35,7 +39,7 @@ from guardian.findings_store import DynamoFindings, write_finding
 from guardian.kinds import Kind
 from guardian.resource import Attribution, Resource, Source
 from guardian.rules import Detection
-from guardian.table import delivery_key
+from guardian.table import HELD_PK, delivery_key
 from guardian_cli.commands.redeliver import Entry, redeliver
 from guardian_sandbox import embedded
 from guardian_sandbox.stack import SandboxStack
@@ -99,6 +103,25 @@ class World:
             self.redelivered += redeliver(self.stack.clients, self.stack.undelivered_queue_url, self.notify)
         raise AssertionError(f"still undelivered after {REDELIVERY_ROUNDS} redeliveries: {self.redelivered[-3:]}")
 
+    def release_held_until_sent(self) -> None:
+        """The HeldMessages schedule, run after run (a failed run is retried at the next), until nothing is held."""
+        for _ in range(REDELIVERY_ROUNDS):
+            try:
+                self.notify({"held": True})
+            except channels.DeliveryFailed:
+                clock.set_offset(clock.offset() + LATER)  # past any claim a failed run left
+                continue
+            if not self.held():
+                return
+        raise AssertionError(f"still held after {REDELIVERY_ROUNDS} runs: {self.held()}")
+
+    def held(self) -> list[dict[str, Any]]:
+        return self.stack.clients("dynamodb").query(
+            TableName=self.stack.table_name,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": HELD_PK}},
+        )["Items"]
+
     def queued(self) -> int:
         attributes = self.stack.clients("sqs").get_queue_attributes(
             QueueUrl=self.stack.undelivered_queue_url,
@@ -129,9 +152,10 @@ def _kind(subject: str) -> str:
 
 
 @contextmanager
-def world(hang_seconds: float = 0.5) -> Iterator[World]:
+def world(hang_seconds: float = 0.5, confirmed: bool = True) -> Iterator[World]:
     """A fresh sandbox and Slack; Slack's and the outbox's waits recorded rather than slept; a short Slack
-    timeout (a hang is a hang past it)."""
+    timeout (a hang is a hang past it). ``confirmed``: each owner confirms their email subscription as it
+    is made; otherwise it stays pending until the test confirms it."""
     slack = FaultySlack(hang_seconds=hang_seconds)
     no_sleep = SimpleNamespace(sleep=lambda seconds: None)
     clock.set_offset(timedelta(0))
@@ -142,7 +166,8 @@ def world(hang_seconds: float = 0.5) -> Iterator[World]:
         mock.patch.object(delivery, "pause", lambda attempt: None),
         mock.patch.object(channels, "SLACK_TIMEOUT", 0.2),
     ):
-        stack = SandboxStack(clients, parameters={"OWNER_EMAILS": json.dumps(EMAILS)}).deploy()
+        parameters = {"OWNER_EMAILS": json.dumps(EMAILS)}
+        stack = SandboxStack(clients, parameters=parameters, confirm_subscriptions_automatically=confirmed).deploy()
         stack.use_slack(json.dumps({"owners": {owner: f"{slack.url}/{owner}" for owner in OWNERS}}))
         try:
             yield World(stack, slack)
@@ -358,6 +383,7 @@ AWS_OPERATIONS = {
     ("dynamodb", "UpdateItem"): (BEFORE + AFTER, 6),  # failed attempts counted
     ("sns", "Publish"): (BEFORE, 6),  # an answer lost after SNS took it is the duplicate shown above
     ("sns", "Subscribe"): (BEFORE + AFTER, 3),
+    ("sns", "GetSubscriptionAttributes"): (BEFORE + AFTER, 12),  # whether an owner confirmed, at each message
     ("sqs", "SendMessage"): (BEFORE + AFTER, 3),  # parking (a duplicate parked is redelivered as a no-op)
     ("secretsmanager", "GetSecretValue"): (("throttle", "5xx"), 2),
 }
@@ -401,6 +427,7 @@ stories = st.fixed_dictionaries(
         "aws": aws_faults(),
         "slack": slack_faults,
         "slack_later": slack_faults,
+        "confirm_late": st.booleans(),  # owners confirm their email subscriptions only after the first messages
     }
 )
 FIGURES: Counter[str] = Counter()
@@ -415,14 +442,15 @@ def figures() -> Iterator[Counter[str]]:
             f"\ndelivery under faults: {FIGURES['runs']} runs, {sum(injected.values())} faults injected "
             f"({', '.join(f'{k} {v}' for k, v in injected.items())}), {FIGURES['expected']} messages expected, "
             f"{FIGURES['lost']} lost, {FIGURES['duplicated']} duplicated; {FIGURES['parked']} changes redelivered "
-            f"from the undelivered queue ({FIGURES['batches']} read again from the stream)"
+            f"from the undelivered queue ({FIGURES['batches']} read again from the stream); in "
+            f"{FIGURES['confirmed late']} runs owners confirmed their email subscriptions late"
         )
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(story=stories)
 def test_under_random_faults_every_owner_is_told_each_message_exactly_once_and_every_finding_ends_notified(story):
-    with world() as w:
+    with world(confirmed=not story["confirm_late"]) as w:
         names = {f"endpoint-{n:02d}": owner for n, owner in enumerate(story["owners"], 1)}
         for name, owner in names.items():
             w.open(name, owner)
@@ -430,7 +458,11 @@ def test_under_random_faults_every_owner_is_told_each_message_exactly_once_and_e
         faults = AwsFaults(story["aws"], spare=w.stack.clients)
         w.slack.faults = list(story["slack"])
         with faults.active():
-            w.stream_then_redeliver()  # opened: told, marked notified
+            w.stream_then_redeliver()  # opened: told, marked notified (by email: held until confirmed)
+            if story["confirm_late"]:
+                for owner in set(names.values()):
+                    w.stack.confirm_subscription(EMAILS[owner])
+                w.release_held_until_sent()
             for name in sorted(resolved):
                 w.resolve(name)
             w.slack.faults += story["slack_later"]
@@ -445,6 +477,7 @@ def test_under_random_faults_every_owner_is_told_each_message_exactly_once_and_e
                 "duplicated": duplicated,
                 "parked": sum(e.delivered for e in w.redelivered),
                 "batches": sum(e.delivered and e.kind == "batch" for e in w.redelivered),
+                "confirmed late": int(story["confirm_late"]),
             }
         )
         FIGURES.update({f"fault {k}": v for k, v in (faults.injected + w.slack.injected).items()})

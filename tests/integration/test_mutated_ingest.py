@@ -14,7 +14,7 @@ from guardian.events import InvalidEvent, from_cloudtrail_record
 from guardian.kinds import Kind
 from guardian.resource import Resource
 from guardian_sandbox.stack import SandboxStack
-from tests.conftest import reference
+from tests.conftest import reference, sent_now
 from tests.unit.test_mutation_corpus import _is_record, _problems_of_arn, _problems_of_value, corpus
 
 SAMPLE_EVERY = 50  # of ~29,000: about 580 events, a few seconds
@@ -74,7 +74,7 @@ JUNK_OWNERSHIP_TAGS = [
     "tags", JUNK_OWNERSHIP_TAGS, ids=["space-arn=x", "owner-arn=x", "auto-space=x", "auto-profile-cut"]
 )
 def test_a_user_set_ownership_tag_that_is_no_arn_is_ignored(stack: SandboxStack, tags: dict[str, str]) -> None:
-    event = reference("eb_sagemaker_endpoint_state_change_IN_SERVICE_awsdocs.json")
+    event = sent_now(reference("eb_sagemaker_endpoint_state_change_IN_SERVICE_awsdocs.json"))
     event["detail"] = event["detail"] | {"Tags": tags}
     stack.invoke("IngestFunction", event)
     [record] = DynamoInventory(stack.clients("dynamodb"), stack.table_name).by_kind(Kind.ENDPOINT)

@@ -35,8 +35,10 @@ def _slack_waits_not_slept(monkeypatch):
     monkeypatch.setattr("slack_sdk.http_retry.builtin_handlers.time", no_sleep)
 
 
-def deploy(sandbox, **parameters: str) -> SandboxStack:
-    stack = SandboxStack(sandbox, parameters={"OWNER_EMAILS": json.dumps(EMAILS), **parameters}).deploy()
+def deploy(sandbox, confirmed: bool = True, **parameters: str) -> SandboxStack:
+    """The stack, its owners' email subscriptions confirmed as they are made (``confirmed``), or left pending."""
+    environment = {"OWNER_EMAILS": json.dumps(EMAILS), **parameters}
+    stack = SandboxStack(sandbox, parameters=environment, confirm_subscriptions_automatically=confirmed).deploy()
     stack.subscribe_team(TEAM)
     return stack
 

@@ -1,5 +1,6 @@
 """Remediation: off by default; dry-run only says; enforce acts after the grace with a reminder first,
-only on attributed, guardian-tagged, non-exempt resources, and records how to restore before acting."""
+only on attributed, guardian-tagged, non-exempt resources, and records how to restore before acting.
+What it never acts on, case by case: tests/integration/test_remediation_safety.py."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from guardian.arns import Location
 from guardian.findings import Status, finding_id
 from guardian.findings_store import DynamoFindings
 from guardian.kinds import Kind
-from guardian.remediation import ACTIONS, Action, remediate
+from guardian.remediation import ACTIONS, observe, remediate
 from guardian.rules import RULES
 from guardian.runtime import from_env
 from guardian_sandbox.calls import recording
@@ -31,6 +32,7 @@ def prepared(sandbox, mode: str, notified_hours_ago: float = 25, **parameters) -
     guardian = from_env(stack.environment("RemediateFunction"), clients=sandbox)
     store = DynamoFindings(sandbox("dynamodb"), stack.table_name)
     finding = store.get(finding_id("orphaned-resource", ids["endpoint"].lower()))
+    assert finding is not None
     told, audit = lifecycle.notified(finding, NOW - timedelta(hours=notified_hours_ago), "email")
     store.put(told, audit)
     return stack, guardian, store, finding.id
@@ -98,7 +100,8 @@ def test_an_exempt_resource_is_never_acted_on_even_when_exempted_after_schedulin
 def test_a_resource_the_guardian_did_not_tag_is_left_alone(sandbox, parameters):
     _, guardian, _, fid = prepared(sandbox, "enforce", **parameters)
     report = remediate(guardian, NOW + timedelta(hours=5))
-    assert report.blocked[fid] == "the resource does not carry the guardian's ownership tag"
+    assert report.blocked[fid] == "not-tagged-by-guardian: the guardian never tagged it"
+    assert report.skipped[fid] == {"resource_name": "fraud", "reason": report.blocked[fid]}
     assert endpoint_exists(sandbox)
 
 
@@ -109,30 +112,45 @@ def test_the_rules_remediation_may_act_on_are_those_of_before_and_each_has_an_ac
     for rule in RULES:
         if rule.remediable:
             assert rule.kinds & acted_on, f"{rule.name} is remediable but no action handles its kinds"
-    assert len(acted_on) == len(ACTIONS), "one action per kind"
+    # Apps, gentlest first: idle shutdown on the space where the domain allows it, then deletion (Canvas's own).
+    app_actions = [action.describe for action in ACTIONS if action.kind is Kind.APP]
+    assert app_actions == ["set idle shutdown", "delete Canvas app", "delete app"]
 
 
-# In the demo's account: the resource of each kind an action is tried on (kind, name, space).
+# In the demo's account (plus a Canvas app of alice's): the resource each action is tried on (name, space).
 DEMO_TARGETS = {
-    Kind.ENDPOINT: ("fraud-xgb", None),
-    Kind.EMR_CLUSTER: ("spark-etl", None),
-    Kind.APP: ("default", "bob-code"),
-    Kind.MLFLOW_TRACKING_SERVER: ("team-tracking", None),
-    Kind.NOTEBOOK_INSTANCE: ("classic-nb", None),
+    "delete endpoint": ("fraud-xgb", None),
+    "terminate EMR cluster": ("spark-etl", None),
+    "set idle shutdown": ("default", "bob-code"),
+    "delete Canvas app": ("canvas", None),
+    "delete app": ("default", "bob-code"),
+    "stop MLflow tracking server": ("team-tracking", None),
+    "stop notebook instance": ("classic-nb", None),
 }
 
 
-@pytest.mark.parametrize("action", ACTIONS, ids=lambda action: action.describe)
-def test_each_action_calls_exactly_the_iam_actions_it_declares(stack, action: Action):
-    """What template.yaml grants the remediate function is derived from these declarations."""
-    StudioAccount(stack.clients, Location("us-east-1", SANDBOX_ACCOUNT), datetime.now(UTC)).build()
+def test_each_action_calls_only_the_iam_actions_it_declares_and_every_declared_read_is_made(stack):
+    """What template.yaml grants the remediate function is derived from these declarations: the live read
+    (with its rules re-evaluated, and an endpoint's calls since a reminder) and the action itself. Gentlest
+    first, so the idle shutdown is set on bob-code before its app is deleted."""
+    day = StudioAccount(stack.clients, Location("us-east-1", SANDBOX_ACCOUNT), datetime.now(UTC)).build()
+    stack.clients("sagemaker").create_app(
+        DomainId=day.domain_id, UserProfileName="alice", AppType="Canvas", AppName="canvas"
+    )
     stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))
     guardian = from_env(stack.environment("RemediateFunction"), clients=stack.clients)
-    name, space = DEMO_TARGETS[action.kind]
-    [resource] = [r for r in guardian.inventory.by_kind(action.kind) if r.name == name and r.studio_space == space]
-    with recording() as reading:
-        restore = action.restore(guardian.clients, resource)
-    with recording() as acting:
-        action.act(guardian.clients, resource)
-    assert restore and reading.iam_actions() == set(action.reads)
-    assert acting.iam_actions() == set(action.mutates)
+    reads_seen: set[str] = set()
+    for action in ACTIONS:
+        name, space = DEMO_TARGETS[action.describe]
+        [resource] = [r for r in guardian.inventory.by_kind(action.kind) if r.name == name and r.studio_space == space]
+        now = datetime.now(UTC)
+        with recording() as reading:
+            live = observe(guardian, resource, guardian.rules.rules(), now, reminded_at=now - timedelta(hours=1))
+        plan = action.restore_plan(resource, live, [])
+        with recording() as acting:
+            action.act(guardian.clients, resource, live)
+        assert live.exists and plan, action.describe
+        assert reading.iam_actions() <= set(action.reads), action.describe
+        assert acting.iam_actions() == set(action.mutates), action.describe
+        reads_seen |= reading.iam_actions()
+    assert reads_seen == {read for action in ACTIONS for read in action.reads}  # none is speculative

@@ -101,7 +101,8 @@ def schedules(stack) -> list[datetime]:
     return moments
 
 
-def test_a_missed_stop_is_dated_at_its_delete_app_and_the_waste_counts_from_there(stack):
+def test_a_missed_stop_is_dated_at_its_delete_app_and_the_waste_counts_from_there(stack, monkeypatch):
+    monkeypatch.setattr(studio.settings, "deleted_app_retention_seconds", 3600)  # AWS forgets it after about a day
     now = datetime.now(UTC)
     domain = build(stack, now)
     stopped = stop_space(stack, domain, "alice-lab", now - timedelta(hours=2))
@@ -220,3 +221,28 @@ def test_lookups_are_bounded_per_sweep_and_paced(stack, monkeypatch):
     dated = {name: record(stack, "space", name).activity_at for name in names}
     assert (dated["a-lab"], dated["b-lab"]) == (stopped["a-lab"], stopped["b-lab"])  # newest first
     assert abs(dated["c-lab"] - now) < timedelta(seconds=5)  # the budget spent: the sweep's time
+
+
+def test_an_emr_cluster_that_terminated_itself_is_dated_by_its_own_end_time(stack):
+    """No call ends a cluster that auto-terminates or finishes its steps, so CloudTrail has nothing: the
+    cluster's own EndDateTime dates it, and no LookupEvents is spent on it."""
+    from moto.emr.models import emr_backends
+
+    now = datetime.now(UTC)
+    with clock.at(stack.clients, now - timedelta(days=1)):
+        cluster_id = stack.clients("emr").run_job_flow(
+            Name="etl",
+            ReleaseLabel="emr-7.2.0",
+            JobFlowRole="r",
+            ServiceRole="s",
+            Instances={"MasterInstanceType": "m5.xlarge", "InstanceCount": 1, "KeepJobFlowAliveWhenNoSteps": True},
+        )["JobFlowId"]
+    sweep_at(stack, now - timedelta(hours=3))
+    ended = (now - timedelta(hours=2)).replace(microsecond=0)
+    with clock.at(stack.clients, ended):  # the cluster ends itself: not an API call, so not in CloudTrail
+        emr_backends["123456789012"]["us-east-1"].clusters[cluster_id].terminate()
+    with recording() as calls:
+        sweep_at(stack, now)
+    [cluster] = DynamoInventory(stack.clients("dynamodb"), stack.table_name).by_kind(Kind.EMR_CLUSTER)
+    assert abs(cluster.deleted_at - ended) < timedelta(seconds=1)
+    assert calls.counts["cloudtrail:LookupEvents"] == 0

@@ -13,6 +13,9 @@ from botocore.validate import ParamValidator
 from guardian.arns import canonical
 from guardian.events import translate
 from guardian_sandbox import clock, cloudtrail
+from guardian_sandbox.eventfactory import Caller
+from guardian_sandbox.simulation.bus import CloudTrailBus
+from guardian_sandbox.stack import SandboxStack
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-Default"
 LOOKUP_OUTPUT = (
@@ -119,18 +122,12 @@ def test_a_recorded_call_reads_as_the_event_path_reads_its_event(sm, trail, doma
     space_with_app(sm, domain_id)
     sm.delete_app(DomainId=domain_id, SpaceName="alice-lab", AppType="JupyterLab", AppName="default")
     [event] = by_name(trail, "DeleteApp")
-    record = json.loads(event["CloudTrailEvent"])
-    envelope = {
-        "version": "0",
-        "id": event["EventId"],
-        "detail-type": "AWS API Call via CloudTrail",
-        "source": "aws.sagemaker",
-        "account": record["recipientAccountId"],
-        "time": record["eventTime"],
-        "region": record["awsRegion"],
-        "resources": [],
-        "detail": record,
-    }
+    envelope = cloudtrail.api_call_event(json.loads(event["CloudTrailEvent"]))
+    assert (envelope["detail-type"], envelope["source"], envelope["id"]) == (
+        "AWS API Call via CloudTrail",
+        "aws.sagemaker",
+        event["EventId"],
+    )
     [observation] = translate(envelope).observations
     assert observation.arn == canonical(
         f"arn:aws:sagemaker:us-east-1:123456789012:app/{domain_id}/alice-lab/jupyterlab/default"
@@ -242,3 +239,48 @@ def test_a_plain_boto3_client_sees_the_same_history(sandbox, sm, domain_id):
     assert cloudtrail.events_of("123456789012", "us-east-1")[0]["eventName"] == "CreateDomain"
     plain = boto3.client("cloudtrail", region_name="us-east-1")
     assert [e["EventName"] for e in plain.lookup_events()["Events"]] == ["CreateDomain"]
+
+
+def test_a_call_is_recorded_with_its_callers_identity_and_source_identity(sandbox, sm, trail, domain_id):
+    alice = Caller(role="AmazonSageMaker-ExecutionRole-team", source_identity="alice")
+    with cloudtrail.calls_by(alice.user_identity("123456789012")):
+        space_with_app(sm, domain_id)
+    sm.delete_app(DomainId=domain_id, SpaceName="alice-lab", AppType="JupyterLab", AppName="default")
+    [created] = by_name(trail, "CreateApp")
+    identity = json.loads(created["CloudTrailEvent"])["userIdentity"]
+    assert identity["type"] == "AssumedRole"
+    assert identity["arn"] == "arn:aws:sts::123456789012:assumed-role/AmazonSageMaker-ExecutionRole-team/SageMaker"
+    assert identity["sessionContext"]["sourceIdentity"] == "alice"
+    assert identity["accessKeyId"] == created["AccessKeyId"]
+    assert created["Username"] == "SageMaker"  # a role session's name, as LookupEvents gives it
+    [deleted] = by_name(trail, "DeleteApp")  # outside the block: the sandbox's own IAM user again
+    assert json.loads(deleted["CloudTrailEvent"])["userIdentity"]["userName"] == "sandbox"
+    by_session = trail.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "SageMaker"}])
+    assert {e["EventName"] for e in valid(by_session)["Events"]} == {"CreateSpace", "CreateApp"}
+
+
+def test_the_bus_delivers_the_very_records_lookup_events_serves(sandbox, sm, trail, domain_id):
+    bus = CloudTrailBus("123456789012", "us-east-1")  # from now on
+    alice = Caller(role="AmazonSageMaker-ExecutionRole-team", source_identity="alice")
+    with cloudtrail.calls_by(alice.user_identity("123456789012")):
+        space_with_app(sm, domain_id)
+    sm.list_spaces()  # a read: neither kept nor delivered
+    delivered = bus.new_events()
+    assert [e["detail"]["eventName"] for e in delivered] == ["CreateSpace", "CreateApp"]
+    served = {e["EventId"]: json.loads(e["CloudTrailEvent"]) for e in trail.lookup_events()["Events"]}
+    for event in delivered:
+        assert event["detail"] == served[event["id"]]
+        assert (event["detail-type"], event["account"], event["region"]) == (
+            "AWS API Call via CloudTrail",
+            "123456789012",
+            "us-east-1",
+        )
+    assert bus.new_events() == []  # each record is delivered once
+    stack = SandboxStack(sandbox).deploy()
+    [delivery] = stack.deliver(delivered[1])  # the template's rules take it as AWS's own
+    assert delivery.error is None and delivery.result["resources"][0]["owner"] == "alice"
+    # What the guardian's function did with it (its ownership tags) is recorded too, as made by its role.
+    [tagged] = [e for e in bus.new_events() if e["detail"]["eventName"] == "AddTags"]
+    assert tagged["detail"]["userIdentity"]["arn"] == (
+        "arn:aws:sts::123456789012:assumed-role/studio-cost-guardian-IngestFunctionRole/studio-cost-guardian-IngestFunction"
+    )

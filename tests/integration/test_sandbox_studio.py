@@ -130,7 +130,10 @@ def test_mlflow_tracking_server_lifecycle(sm):
     sm.stop_mlflow_tracking_server(TrackingServerName="team")
     [summary] = sm.list_mlflow_tracking_servers()["TrackingServerSummaries"]
     assert (summary["TrackingServerArn"], summary["TrackingServerStatus"]) == (arn, "Stopped")
-    assert error_code(sm.stop_mlflow_tracking_server, TrackingServerName="team") == "ValidationException"
+    # A start or stop in the wrong state conflicts, as the service model documents (not a validation error).
+    assert error_code(sm.stop_mlflow_tracking_server, TrackingServerName="team") == "ConflictException"
+    sm.start_mlflow_tracking_server(TrackingServerName="team")
+    assert error_code(sm.start_mlflow_tracking_server, TrackingServerName="team") == "ConflictException"
 
 
 def test_emr_auto_termination_policy(sandbox):

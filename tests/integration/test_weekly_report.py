@@ -54,7 +54,9 @@ def test_monday_morning_reports_last_week_to_the_team_with_links_to_its_files(sa
     html = s3.get_object(Bucket=REPORTS_BUCKET, Key=keys[1])
     assert html["ContentType"].startswith("text/html") and b"<svg" in html["Body"].read()
     [mail] = stack.mailbox()
-    assert mail["subject"] == "Studio waste 2026-W47: $150.41, up $142.43 (+1784.8%) on 2026-W46"
+    assert mail["subject"] == (
+        "Studio waste 2026-W47: $150.41 + 1 resource of unknown cost, up $142.43 (+1784.8%) on 2026-W46"
+    )
     assert mail["to"] == [TEAM] and mail["attributes"]["audience"] == "team"
     link = next(line for line in mail["text"].splitlines() if line.startswith("Full report: "))
     assert "studio-waste-2026-W47.html" in link and "X-Amz-Expires=604800" in link

@@ -6,11 +6,13 @@ email subscription takes them) and say where to look."""
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+import guardian
 from guardian.scheduling import schedule_evaluation
 from guardian_sandbox.template import template
 
@@ -274,3 +276,61 @@ def test_a_failed_weekly_report_is_retried_then_kept_and_the_team_is_told():
     team = template().resources["TeamSubscription"]["Properties"]
     assert team["TopicArn"] == TOPIC
     assert {"audience": [{"exists": False}]} in team["FilterPolicy"]["$or"]
+
+
+# --- failures a function survives ----------------------------------------------------------------------
+
+CORE = Path(guardian.__file__).parent
+# A metric whose name says something failed. Such a failure is survived (logged, counted, retried later), so
+# no Errors alarm sees it: an alarm on the metric itself must.
+FAILURE = re.compile(r"(Errors|Failures|NotScheduled|NotRecorded|Lost|Rejected)$")
+# Failures alarmed another way, and where.
+ALARMED_ELSEWHERE = {
+    "DeliveryFailures": "retried by the stream; what still fails is parked in UndeliveredQueue (its depth alarm)",
+}
+
+
+def emitted_metrics() -> set[str]:
+    """Every metric name the core publishes."""
+    names = set()
+    for source in CORE.rglob("*.py"):
+        names |= set(re.findall(r'add_metric\(\s*name="(\w+)"', source.read_text()))
+    return names
+
+
+def alarmed_metrics() -> set[str]:
+    """Every StudioCostGuardian metric an alarm watches, alone or in a metric-math expression."""
+    watched = set()
+    for alarm in resources("AWS::CloudWatch::Alarm").values():
+        properties = alarm["Properties"]
+        if properties.get("Namespace") == "StudioCostGuardian":
+            watched.add(properties["MetricName"])
+        for query in properties.get("Metrics", []):
+            metric = query.get("MetricStat", {}).get("Metric", {})
+            if metric.get("Namespace") == "StudioCostGuardian":
+                watched.add(metric["MetricName"])
+    return watched
+
+
+def test_the_core_publishes_failure_metrics():
+    assert {"SweepRecordErrors", "FindingWriteErrors", "EvaluationsNotScheduled", "MetricFetchErrors"} <= {
+        name for name in emitted_metrics() if FAILURE.search(name)
+    }
+
+
+@pytest.mark.parametrize("metric", sorted(name for name in emitted_metrics() if FAILURE.search(name)))
+def test_every_failure_a_function_survives_has_an_alarm(metric):
+    assert metric in alarmed_metrics() or metric in ALARMED_ELSEWHERE, f"no alarm watches {metric}"
+
+
+def test_metric_math_alarms_sum_every_metric_they_name():
+    """An alarm that lists a metric but leaves it out of its expression watches nothing."""
+    for name, alarm in resources("AWS::CloudWatch::Alarm").items():
+        queries = alarm["Properties"].get("Metrics", [])
+        if not queries:
+            continue
+        [expression] = [q["Expression"] for q in queries if q.get("ReturnData", True)]
+        ids = {q["Id"] for q in queries if "MetricStat" in q}
+        assert ids == set(re.findall(r"\bm\d+\b", expression)), f"{name}: {expression} leaves out some of {ids}"
+        assert len(queries) <= 10, f"{name}: CloudWatch takes at most 10 metrics in an alarm"
+        assert alarm["Properties"]["AlarmActions"] == [TOPIC]

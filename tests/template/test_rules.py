@@ -59,6 +59,7 @@ def with_detail(event: dict, **changes) -> dict:
 EXPECTED = {
     "cloudtrail_RunJobFlow.json": "EmrApiCalls",
     "cloudtrail_TerminateJobFlows.json": "EmrApiCalls",
+    "cloudtrail_PutAutoTerminationPolicy.json": "EmrApiCalls",
     "endpoint_state_change_IN_SERVICE.json": "EndpointStateChanges",
     "endpoint_deployment_state_change_scaling.json": "EndpointStateChanges",
     "emr_cluster_state_change_WAITING.json": "EmrStateChanges",
@@ -78,6 +79,7 @@ def test_every_sample_event_reaches_exactly_its_rule(bus, path):
         "eb_sagemaker_endpoint_state_change_IN_SERVICE_awsdocs.json",
         "eb_emr_cluster_state_change_STARTING_awsdocs.json",
         "eb_emr_cluster_state_change_TERMINATED_awsdocs.json",
+        "eb_sagemaker_hyperpod_cluster_state_change_InService_awsdocs.json",
     ],
 )
 def test_aws_documentation_samples_match(bus, name):
@@ -93,6 +95,13 @@ NEAR_MISSES = {
     "an EMR step status change": reference("eb_emr_step_status_change_FAILED_awsdocs.json"),
     "an EMR auto-scaling policy change": reference("eb_emr_autoscaling_policy_state_change_PENDING_awsdocs.json"),
     "another service's CloudTrail event": reference("eb_cloudtrail_envelope_s3_CreateBucket_awsdocs.json"),
+    "a HyperPod cluster event (a lifecycle script ran; no state change)": reference(
+        "eb_sagemaker_hyperpod_cluster_event_lcs_started_awsdocs.json"
+    ),
+    "an EMR instance fleet resize (its state change says what it comes to)": reference(
+        "eb_emr_instance_group_state_change_RUNNING_awsdocs.json"
+    )
+    | {"detail-type": "EMR Instance Fleet Resize"},
     "a SageMaker training job state change": reference("eb_sagemaker_endpoint_state_change_IN_SERVICE_awsdocs.json")
     | {"detail-type": "SageMaker Training Job State Change"},
     "a SageMaker call under another event source": with_detail(

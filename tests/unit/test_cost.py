@@ -1,12 +1,13 @@
 """What resources cost per hour: from their shape and the published prices; unknown is None, never 0."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from guardian.cost import hourly_cost
 from guardian.kinds import Kind
-from guardian.pricing import BundledPrices
+from guardian.pricing import BundledPrices, Usage
 from guardian.resource import InstanceGroup, Resource
 
 PRICES = BundledPrices()
@@ -104,3 +105,73 @@ def test_every_bundled_price_names_its_source_and_date():
     for (usage, instance_type, region), row in _bundled_rows().items():
         assert row["source"].startswith("https://aws.amazon.com/"), (usage, instance_type)
         assert row["quoted_by"] and row["retrieved"] and row["usd"] > 0 and region == "us-east-1"
+
+
+def _opened(resource: Resource):
+    """The finding a rule would open on this resource now, priced from the bundled table."""
+    from datetime import UTC, datetime
+
+    from guardian import findings as lifecycle
+    from guardian.rules import Detection
+
+    since = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    detection = Detection("orphaned-resource", resource, since, "still billing", {})
+    finding, _ = lifecycle.opened(detection, hourly_cost(resource, PRICES), lifecycle.Exemption(False), since)
+    return finding
+
+
+@pytest.mark.parametrize(("size", "hourly"), [("Small", 0.6), ("Medium", 1.04), ("Large", 1.91)])
+def test_an_mlflow_tracking_server_costs_its_size(size, hourly):
+    server = Resource(arn=f"{P}:mlflow-tracking-server/t", kind=Kind.MLFLOW_TRACKING_SERVER, tracking_server_size=size)
+    finding = _opened(server)
+    assert finding.hourly_cost_usd == hourly and finding.monthly_cost_usd == round(hourly * 730, 2)
+    assert f"MLflow tracking server ({size})" in finding.cost_basis
+
+
+def test_an_mlflow_server_whose_size_was_never_reported_is_priced_at_the_default_and_says_so():
+    server = Resource(arn=f"{P}:mlflow-tracking-server/t", kind=Kind.MLFLOW_TRACKING_SERVER)
+    cost = hourly_cost(server, PRICES)
+    assert cost.hourly == Decimal("0.6") and "Small, the default size" in cost.basis
+
+
+def test_a_hyperpod_cluster_costs_its_nodes_at_the_hyperpod_price():
+    cluster = Resource(
+        arn=f"{P}:cluster/abcdefghijkl",
+        kind=Kind.HYPERPOD_CLUSTER,
+        groups={"workers": group("workers", "ml.g5.8xlarge", 2)},
+    )
+    finding = _opened(cluster)
+    assert finding.hourly_cost_usd == 6.12  # 2 x $3.06, the Cluster usage type
+    assert "2 x ml.g5.8xlarge HyperPod @ $3.06/h" in finding.cost_basis
+
+
+def test_a_hyperpod_type_no_source_prices_is_unknown_not_a_hosting_price():
+    """ml.p5.48xlarge has no HyperPod price we could source (the bundled table lists it as unpriced, with why):
+    it stays unknown offline, never borrowed from hosting or EC2, and the Price List prices it when deployed."""
+    from guardian.pricing import _bundled_document
+
+    cluster = Resource(
+        arn=f"{P}:cluster/abcdefghijkl",
+        kind=Kind.HYPERPOD_CLUSTER,
+        groups={"gpu": group("gpu", "ml.p5.48xlarge", 16), "head": group("head", "ml.g5.8xlarge", 1)},
+    )
+    finding = _opened(cluster)
+    assert finding.hourly_cost_usd is None and finding.waste_usd(finding.condition_since + timedelta(hours=3)) is None
+    unpriced = {t for entry in _bundled_document()["unpriced"] for t in entry["types"]}
+    assert "ml.p5.48xlarge" in unpriced
+
+
+def test_s3_standard_storage_is_priced_per_gigabyte_month():
+    assert PRICES.price(Usage.S3, "gb-month", "us-east-1") == Decimal("0.023")
+    assert (
+        PRICES.source(Usage.S3, "gb-month", "us-east-1")
+        == "bundled table: https://aws.amazon.com/s3/pricing/ (2026-12-03)"
+    )
+
+
+def test_partner_ai_apps_have_no_published_price_and_say_why():
+    from guardian.pricing import _bundled_document
+
+    assert PRICES.price(Usage.PARTNER_APP, "comet", "us-east-1") is None
+    why = next(e for e in _bundled_document()["unpriced"] if e["usage"] == Usage.PARTNER_APP.value)
+    assert "comet" in why["types"] and why["why"] and why["checked"]

@@ -67,6 +67,9 @@ def test_waste_follows_the_cost_history_and_splits_at_any_window():
 def test_unknown_cost_means_unknown_waste_not_zero():
     finding, _ = lifecycle.opened(detected(), Cost(None, "no price"), NOT_EXEMPT, at(0))
     assert finding.waste_usd(at(5)) is None and finding.monthly_cost_usd is None
+    assert finding.waste_usd(at(0)) is None  # the moment it opens: unknown so far, not $0.00 so far
+    priced, _ = lifecycle.opened(detected(), Cost(Decimal("1.00"), ""), NOT_EXEMPT, at(0))
+    assert priced.waste_usd(at(0)) == 0.0
 
 
 def test_an_unchanged_condition_changes_nothing():

@@ -114,3 +114,90 @@ def test_ec2_prices_ask_for_shared_linux_capacity():
 def test_the_bundled_table_is_only_for_the_region_it_was_published_for():
     assert BundledPrices().price(Usage.EC2, "m5.xlarge", "us-east-1") == Decimal("0.192")
     assert BundledPrices().price(Usage.EC2, "m5.xlarge", "ap-south-1") is None
+
+
+def hyperpod_request(instance_type: str, region: str) -> dict:
+    return {
+        "ServiceCode": "AmazonSageMaker",
+        "FormatVersion": "aws_v1",
+        "Filters": [
+            {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
+            {"Type": "CONTAINS", "Field": "usagetype", "Value": f"-Cluster:{instance_type}"},
+        ],
+    }
+
+
+def test_a_hyperpod_price_is_its_cluster_usage_type_not_reserved_capacity():
+    client, stub = stubbed()
+    stub.add_response(
+        "get_products",
+        {
+            "PriceList": [
+                product("USW2-ReservedCluster:ml.p5.48xlarge", "12.00"),  # reserved capacity: another offer
+                product("USW2-Cluster:ml.p5.48xlarge", "63.30"),
+            ],
+            "FormatVersion": "aws_v1",
+        },
+        hyperpod_request("ml.p5.48xlarge", "us-west-2"),
+    )
+    prices = PriceListPrices(lambda: client)
+    with stub:
+        assert prices.price(Usage.HYPERPOD, "ml.p5.48xlarge", "us-west-2") == Decimal("63.30")
+    assert prices.source(Usage.HYPERPOD, "ml.p5.48xlarge", "us-west-2") == "AWS Price List API (us-west-2)"
+
+
+def test_a_hyperpod_type_the_price_list_lacks_falls_back_to_the_bundled_table():
+    client, stub = stubbed()
+    stub.add_response(
+        "get_products", {"PriceList": [], "FormatVersion": "aws_v1"}, hyperpod_request("ml.g5.8xlarge", "us-east-1")
+    )
+    prices = PriceListPrices(lambda: client)
+    with stub:
+        assert prices.price(Usage.HYPERPOD, "ml.g5.8xlarge", "us-east-1") == Decimal("3.06")
+    assert prices.source(Usage.HYPERPOD, "ml.g5.8xlarge", "us-east-1").startswith("bundled table")
+
+
+def mlflow_request(spelling: str, region: str) -> dict:
+    return {
+        "ServiceCode": "AmazonSageMaker",
+        "FormatVersion": "aws_v1",
+        "Filters": [
+            {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
+            {"Type": "CONTAINS", "Field": "usagetype", "Value": spelling},
+        ],
+    }
+
+
+def test_an_mlflow_server_is_priced_by_the_product_that_names_its_size():
+    client, stub = stubbed()
+    stub.add_response(
+        "get_products", {"PriceList": [], "FormatVersion": "aws_v1"}, mlflow_request("MLflow", "eu-west-1")
+    )
+    stub.add_response(
+        "get_products",
+        {
+            "PriceList": [
+                product("EUW1-Mlflow-TrackingServer-Small-Hrs", "0.66"),
+                product("EUW1-Mlflow-TrackingServer-Medium-Hrs", "1.14"),
+            ],
+            "FormatVersion": "aws_v1",
+        },
+        mlflow_request("Mlflow", "eu-west-1"),
+    )
+    prices = PriceListPrices(lambda: client)
+    with stub:
+        assert prices.price(Usage.MLFLOW, "Medium", "eu-west-1") == Decimal("1.14")
+    stub.assert_no_pending_responses()
+
+
+def test_when_no_mlflow_product_is_found_the_bundled_table_answers():
+    client, stub = stubbed()
+    for spelling in ("MLflow", "Mlflow", "mlflow", "MLFlow"):
+        stub.add_response(
+            "get_products", {"PriceList": [], "FormatVersion": "aws_v1"}, mlflow_request(spelling, "us-east-1")
+        )
+    prices = PriceListPrices(lambda: client)
+    with stub:
+        assert prices.price(Usage.MLFLOW, "Small", "us-east-1") == Decimal("0.6")
+        assert prices.price(Usage.MLFLOW, "Small", "us-east-1") == Decimal("0.6")  # remembered: no more calls
+    assert prices.source(Usage.MLFLOW, "Small", "us-east-1").startswith("bundled table")

@@ -123,8 +123,10 @@ def test_the_week_total_and_its_parts_match_the_hand_computed_figures(week):
     }
     kinds = {row.kind: row.waste_usd for row in week.by_kind}
     assert kinds == {"endpoint": 108.41, "emr-cluster": 33.60, "notebook-instance": 8.40, "cluster": 0.0}
-    assert week.unattributed.model_dump() == {"waste_usd": 8.40, "share_pct": 5.6}
+    assert week.unattributed.model_dump() == {"waste_usd": 8.40, "share_pct": 5.6, "unpriced_resources": 0}
     assert week.unpriced_findings == 1 and next(r for r in week.by_owner if r.owner == "dave").unpriced_findings == 1
+    # dave's cluster has no price: left out of the total, and counted beside it.
+    assert week.unpriced_resources == 1 and next(f for f in week.findings if f.owner == "dave").period_waste_usd is None
 
 
 def test_each_day_gets_its_hours(week):
@@ -148,8 +150,15 @@ def test_against_the_previous_week(week):
 
 
 def test_open_resolved_and_what_fixing_saved(week):
-    assert week.open.model_dump() == {"findings": 4, "resources": 3, "hourly_usd": 1.25, "waste_usd": 42.0}
-    assert week.resolved.model_dump() == {"findings": 2, "waste_usd": 108.41}
+    assert week.open.model_dump() == {
+        "findings": 4,
+        "resources": 3,
+        "hourly_usd": 1.25,
+        "waste_usd": 42.0,
+        "unpriced_resources": 1,  # dave's cluster burns at a price nobody knows
+        "monthly_usd": 912.50,  # the run-rate: $1.25 an hour for 730 hours
+    }
+    assert week.resolved.model_dump() == {"findings": 2, "waste_usd": 108.41, "unpriced_resources": 0}
     # Only alice's endpoint stopped billing: $0.23 from Tuesday 06:00 to the week's end (138 h). carol's
     # endpoint is busy again, still billing: nothing saved.
     assert week.savings_usd == 31.74

@@ -45,8 +45,13 @@ def _find_all(text: str, needle: str) -> list[int]:
 
 def test_the_summary_says_total_change_burning_fixed_and_who():
     text = report_format.message(week(), {}).text
-    assert text.splitlines()[0] == "Studio waste 2026-W47: $150.41, up $142.43 (+1784.8%) on 2026-W46"
-    assert "Still burning: 4 open findings on 3 resources, $1.25/hour" in text
+    assert text.splitlines()[0] == (
+        "Studio waste 2026-W47: $150.41 + 1 resource of unknown cost, up $142.43 (+1784.8%) on 2026-W46"
+    )
+    assert (
+        "Still burning: 4 open findings on 3 resources, $1.25/hour, $912.50/month at this rate "
+        "+ 1 resource of unknown cost"
+    ) in text
     assert "$31.74 saved by the period's end" in text
     assert "By owner: carol $101.51, bob $33.60, unattributed $8.40, alice $6.90, dave unknown" in text
     assert "1. churn-llm (endpoint, carol, team-space) $101.51 idle-endpoint [resolved]" in text
@@ -87,7 +92,7 @@ def test_the_html_report_has_two_svg_charts_and_no_scripts():
     bars = [r for r in owners.iter(f"{SVG}rect")]
     assert len(bars) == 5  # one per owner
     labels = [t.text for t in days.iter(f"{SVG}text")]
-    assert "11-16" in labels and "11-22" in labels
+    assert "Mon 16" in labels and "Sun 22" in labels
     for title in ("By owner", "By space", "By resource kind", "By rule", "Top resources", "Every finding"):
         assert f"<h2>{title}</h2>" in text
 

@@ -4,15 +4,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from guardian.kinds import Kind
+from guardian.aws import AwsClients
+from guardian.cost import Cost
+from guardian.evaluation import evaluate
+from guardian.findings import Exemption, Status, opened
+from guardian.kinds import Kind, is_billing, is_gone
 from guardian.resource import Attribution, Creator, InstanceGroup, Resource, Source
 from guardian.rules import RULES, RULES_BY_NAME, RuleContext, RulesConfig
+from guardian.rules.base import Unjudged
+from guardian.rules.emr_no_auto_termination import EmrNoAutoTermination
 from guardian.rules.idle_emr_cluster import IdleEmrCluster
 from guardian.rules.idle_endpoint import IdleEndpoint
 from guardian.rules.long_running_app import LongRunningApp
 from guardian.rules.orphaned_resource import OrphanedResource
 from guardian.rules.stale_space_storage import StaleSpaceStorage
 from guardian.rules.unattributed_resource import UnattributedResource
+from guardian.scan import scan_guardian
 
 NOW = datetime(2026, 11, 26, 12, tzinfo=UTC)
 P = "arn:aws:sagemaker:us-east-1:123456789012"
@@ -128,6 +135,22 @@ class TestIdleEndpoint:
         assert self.rule.evaluate(endpoint(**changes), context()) is None
         assert self.rule.queries([endpoint(**changes)], NOW) == []
 
+    def test_with_no_variant_known_it_cannot_judge_and_never_guesses_all_traffic(self):
+        """An endpoint whose one variant is "Blue" would read as idle if the rule asked for AllTraffic."""
+        unknown = endpoint(groups={})
+        assert self.rule.queries([unknown], NOW) == []
+        with pytest.raises(Unjudged, match="no production variant known"):
+            self.rule.evaluate(unknown, context())
+
+    def test_an_unjudged_endpoint_keeps_its_finding_as_it_was(self):
+        guardian = scan_guardian(AwsClients(region="us-east-1"), price_source="bundled")
+        detection = self.rule.evaluate(endpoint(), context())
+        finding, audit = opened(detection, Cost(None, "test"), Exemption(False), ago(1))
+        guardian.findings.put(finding, audit)
+        report = evaluate(guardian, [endpoint(groups={})], NOW)
+        assert report.unjudged == 1 and report.resolved == 0
+        assert guardian.findings.get(finding.id).status is Status.OPEN
+
 
 def cluster(**changes) -> Resource:
     fields = dict(
@@ -164,11 +187,32 @@ class TestIdleEmrCluster:
         assert self.rule.evaluate(c, context(metrics={c.arn: self.points(idle=5)})) is None
         assert self.rule.evaluate(c, context(metrics={c.arn: [*self.points(idle=8), (NOW, 0.0)]})) is None
 
-    def test_running_without_auto_termination_is_flagged_and_says_so(self):
+    def test_a_busy_cluster_is_not_idle_whatever_its_policy(self):
+        """No auto-termination policy is a risk (emr-no-auto-termination), not idleness: no waste here."""
+        busy = cluster(state="RUNNING", auto_termination_idle_seconds=None)
+        assert self.rule.evaluate(busy, context(metrics={busy.arn: self.points(idle=0)})) is None
+        idle_without_policy = cluster(auto_termination_idle_seconds=None)
+        found = self.rule.evaluate(idle_without_policy, context(metrics={busy.arn: self.points(idle=7)}))
+        assert (found.evidence["idle_minutes"], found.evidence["auto_termination_policy"]) == (35, "none")
+
+
+class TestEmrNoAutoTermination:
+    rule = EmrNoAutoTermination()
+
+    def test_running_without_auto_termination_is_a_risk_that_says_so(self):
         found = self.rule.evaluate(cluster(state="RUNNING", auto_termination_idle_seconds=None), context())
-        assert found.evidence["reason"] == "no-auto-termination"
+        assert found.evidence["reason"] == "no-auto-termination" and found.since == ago(10)
+        assert self.rule.risk and not self.rule.remediable and self.rule.title == "EMR cluster without auto-termination"
+        assert "no auto-termination policy" in found.summary
+
+    def test_a_policy_or_a_policy_never_read_is_no_finding(self):
+        assert self.rule.evaluate(cluster(state="RUNNING"), context()) is None  # terminates after 60 idle minutes
         unknown = cluster(state="RUNNING", auto_termination_idle_seconds=None, described_at=None)
         assert self.rule.evaluate(unknown, context()) is None  # policy never read: no judgement
+        done = cluster(state="TERMINATED", auto_termination_idle_seconds=None)
+        assert self.rule.evaluate(done, context()) is None
+        off = EmrNoAutoTermination(RulesConfig().emr_no_auto_termination.model_copy(update={"enabled": False}))
+        assert off.evaluate(cluster(state="RUNNING", auto_termination_idle_seconds=None), context()) is None
 
 
 def app(app_type="JupyterLab", hours=20.0, state="InService") -> Resource:
@@ -230,6 +274,42 @@ def test_a_space_with_no_app_for_the_threshold_still_pays_for_its_volume():
     assert rule.evaluate(space(True), context()) is None
 
 
+def settled_at(hours: float) -> str:
+    """The version of the sweep that settled a space stopped ``hours`` ago, knowing no app's end."""
+    return f"{ago(hours).strftime('%Y-%m-%dT%H:%M:%S.%f')}Z#00#sweep:x"
+
+
+class TestStaleSpaceEvidence:
+    rule = StaleSpaceStorage()
+
+    def test_a_space_made_long_ago_whose_last_activity_is_unknown_is_not_stale_by_its_creation_date(self):
+        """AWS forgets deleted apps after a day: a space made 45 days ago may have run an app yesterday."""
+        unknown = space(False, created_at=ago(45 * 24), activity_version=settled_at(1))
+        assert self.rule.evaluate(unknown, context()) is None
+
+    def test_once_the_guardian_has_seen_no_app_for_the_threshold_it_says_so_with_the_last_activity_unknown(self):
+        unknown = space(False, created_at=ago(400 * 24), activity_version=settled_at(31 * 24), storage_gb=20)
+        found = self.rule.evaluate(unknown, context())
+        assert found.summary == "no app seen for 31 days (last activity unknown), 20 GB volume still billed"
+        assert found.evidence["last_app_at"] is None
+        assert found.evidence["idle_since_evidence"] == "no app seen by the guardian since"
+        assert found.since == ago(24)  # the waste counts from 30 days after the guardian's own sighting
+
+    def test_the_last_recorded_stop_is_the_evidence_and_a_later_change_of_the_space_moves_it_on(self):
+        stopped = space(False, stopped_hours_ago=40 * 24, created_at=ago(45 * 24), activity_version=settled_at(1))
+        assert self.rule.evaluate(stopped, context()).evidence["idle_since_evidence"] == "its last app stopped"
+        touched = stopped.model_copy(update={"last_modified_at": ago(2 * 24)})
+        assert self.rule.evaluate(touched, context()) is None
+
+    def test_with_no_evidence_at_all_the_condition_is_unproven(self):
+        assert self.rule.evaluate(space(False, created_at=ago(400 * 24)), context()) is None
+
+    def test_a_space_whose_deletion_failed_still_bills_and_is_judged(self):
+        failed = space(False, stopped_hours_ago=31 * 24, state="Delete_Failed")
+        assert is_billing(Kind.SPACE, "Delete_Failed") and not is_gone("Delete_Failed")
+        assert self.rule.evaluate(failed, context()) is not None
+
+
 def test_every_rule_has_defaults_a_name_and_kinds():
     config = RulesConfig()
     for rule in config.rules():
@@ -242,6 +322,7 @@ def test_every_rule_has_defaults_a_name_and_kinds():
         "long-running-app",
         "unattributed-resource",
         "stale-space-storage",
+        "emr-no-auto-termination",
     }
 
 
@@ -259,7 +340,12 @@ def test_each_rule_says_what_messages_call_its_findings_and_whether_they_group_b
         "long-running-app": "Long-running",
         "unattributed-resource": "Unowned",
         "stale-space-storage": "Stale",
+        "emr-no-auto-termination": "",  # titled instead: "EMR cluster without auto-termination"
     }
+    assert {rule.name: rule.title for rule in RULES if rule.title} == {
+        "emr-no-auto-termination": "EMR cluster without auto-termination"
+    }
+    assert {rule.name for rule in RULES if rule.risk} == {"emr-no-auto-termination"}
     assert {rule.name for rule in RULES if rule.groups_by_space} == {
         "orphaned-resource",
         "idle-endpoint",
@@ -276,3 +362,10 @@ def test_thresholds_come_from_the_environment_and_one_run_overrides():
         config.with_overrides(["idle_endpoint.nope=1"])
     with pytest.raises(ValueError, match="greater than or equal to 1"):
         config.with_overrides(["idle_endpoint.lookback_hours=0"])
+
+
+def test_a_threshold_key_scripts_used_before_the_emr_rule_split_still_works():
+    from guardian.rules import RulesConfig
+
+    config = RulesConfig().with_overrides(["idle_emr_cluster.require_auto_termination=false"])
+    assert config.emr_no_auto_termination.enabled is False

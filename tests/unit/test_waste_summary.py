@@ -14,6 +14,6 @@ def test_a_resource_two_rules_flag_costs_once():
     line = waste_summary([orphaned, idle, unpriced, exempt], at(22, 20))
     # 24 h x $1.20 once, not 24 h + 22 h; $1.20 x 730 h a month once.
     assert line.strip() == (
-        "3 findings: $28.80 wasted so far, $876.00/month if left running; "
-        "1 with no known price (not counted as $0); 1 exempt."
+        "3 findings: $28.80 + 1 resource of unknown cost wasted so far, "
+        "$876.00/month + 1 resource of unknown cost if left running; 1 exempt."
     )

@@ -1,8 +1,9 @@
 """Where a period's waste falls: each finding's share of it, by day of the period's time zone.
 
 Where two findings cover one resource at the same time (an EMR cluster both orphaned and idle), each hour
-counts once, for the finding that began first, so the parts add up to the total. Exempt findings are
-not waste. Amounts stay exact (Decimal) here; they are rounded only when shown.
+counts once, for the finding that began first, so the parts add up to the total; a risk's finding, which
+wastes $0 (an EMR cluster without auto-termination), gives way to one that wastes (the same cluster idle).
+Exempt findings are not waste. Amounts stay exact (Decimal) here; they are rounded only when shown.
 """
 
 from collections import defaultdict
@@ -53,7 +54,7 @@ def allocate(findings: Iterable[Finding], period: Period) -> list[Share]:
                 shares[finding.id].hours += (end - start).total_seconds() / 3600
             if not accruing:
                 continue
-            winner = accruing[0]
+            winner = next((f for f in accruing if _rate(f, start) != (True, 0)), accruing[0])
             priced, hourly = _rate(winner, start)
             if not priced:
                 continue
@@ -74,3 +75,19 @@ def _rate(finding: Finding, at: datetime) -> tuple[bool, float | None]:
     """(whether a cost segment has begun, its hourly rate: None when the price is unknown)."""
     started = [s for s in finding.segments if s.start <= at]
     return (True, started[-1].hourly) if started else (False, None)
+
+
+def hourly_by_resource(findings: Iterable[Finding]) -> dict[str, float | None]:
+    """What each resource wastes an hour now, once however many findings cover it: the highest known rate (a
+    risk's $0 gives way to the same cluster's idle finding); None where only an unknown price is left."""
+    rates: dict[str, list[float | None]] = defaultdict(list)
+    for finding in findings:
+        rates[finding.resource_arn].append(finding.hourly_cost_usd)
+    return {arn: _burning(found) for arn, found in rates.items()}
+
+
+def _burning(rates: list[float | None]) -> float | None:
+    known = [r for r in rates if r is not None]
+    if None in rates and not any(known):
+        return None
+    return max(known)

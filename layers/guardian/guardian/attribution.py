@@ -16,6 +16,16 @@ from guardian.resource import Attribution, Resource, Source
 AUTO_TAG_PROFILE = "sagemaker:user-profile-arn"
 AUTO_TAG_SPACE = "sagemaker:space-arn"
 
+# Evidence no user can forge with a tag of their own: what remediation may act on (guardian.remediation.safety).
+STRONG_SOURCES = frozenset({Source.AUTO_TAG, Source.STUDIO_API, Source.SOURCE_IDENTITY})
+# A role several people could assume, or a tag anyone can write: a good guess, never proof.
+WEAK_SOURCES = frozenset({Source.EXECUTION_ROLE, Source.GUARDIAN_TAG})
+
+
+def confidence(source: Source) -> str:
+    """How far an owner decided by ``source`` can be trusted: "strong", "weak", or "none" (unattributed)."""
+    return "strong" if source in STRONG_SOURCES else "weak" if source in WEAK_SOURCES else "none"
+
 
 @dataclass(frozen=True)
 class OwnershipTags:

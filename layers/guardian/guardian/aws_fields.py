@@ -24,15 +24,17 @@ def dig(data: Any, *path: str) -> Any:
     return data
 
 
-def tag_map(tags: Any) -> dict[str, str]:
-    """Tags as a plain map, from ``[{"Key","Value"}]``, CloudTrail's ``[{"key","value"}]`` or a map."""
+def tag_map(tags: Any, given_only: bool = False) -> dict[str, str]:
+    """Tags as a plain map, from ``[{"Key","Value"}]``, CloudTrail's ``[{"key","value"}]`` or a map. A tag
+    without a Value has the empty one (EMR's API), unless ``given_only``: an event that does not give the
+    value does not say it is empty (absent is not zero), so the tag waits for the sweep."""
     if isinstance(tags, dict):
         return {str(k): str(v) for k, v in tags.items()}
     result: dict[str, str] = {}
     for tag in tags or []:
-        key = dig(tag, "Key")
-        if key is not None:
-            result[str(key)] = str(dig(tag, "Value") or "")
+        key, value = dig(tag, "Key"), dig(tag, "Value")
+        if key is not None and not (given_only and value is None):
+            result[str(key)] = str(value or "")
     return result
 
 
@@ -54,6 +56,14 @@ def space_facts(settings: Any) -> dict[str, Any]:
     if storage is not None:
         facts["storage_gb"] = int(storage)
     return facts
+
+
+def default_idle_minutes(user_settings: Any) -> int | None:
+    """The idle shutdown a domain's DefaultUserSettings or a profile's UserSettings give JupyterLab spaces that
+    set none of their own (either spelling); None where it is off or not set at this level."""
+    return space_facts({"JupyterLabAppSettings": dig(user_settings, "JupyterLabAppSettings")}).get(
+        "idle_timeout_minutes"
+    )
 
 
 def profile_role(settings: Any) -> str | None:

@@ -5,7 +5,14 @@ a 429 waits as long as Retry-After says, a 5xx and a lost connection (reset, ref
 retried with backoff; a webhook Slack refuses (404, 403, 410) is an alarm (the SlackWebhookRejected
 metric), never a crash loop. A send raises when the message did not go (DeliveryFailed, or whatever the
 client raised): the outbox then has it retried. Whether a message was already sent is not a channel's
-concern: the outbox (delivery.py) decides what to send, a channel only sends it."""
+concern: the outbox (delivery.py) decides what to send, a channel only sends it.
+
+A send also says whether the message reached a person, since grace before any action counts from then:
+Slack's 2xx does; a refused webhook took it to nobody. An owner's email reaches them only through a
+confirmed subscription (subscriptions.py): while theirs is pending, their email channel is *held* (nothing
+is published; the outbox keeps the message until they confirm). A team message on the topic counts as
+delivered when SNS takes it: the team's subscription is the stack's own (TeamEmail), confirmed when it was
+deployed, and the guardian cannot tell it from the other subscribers."""
 
 from __future__ import annotations
 
@@ -30,10 +37,11 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 
-from guardian.findings import SEVERITIES, Finding
+from guardian.findings import AWAITING_CONFIRMATION, SEVERITIES, Finding
 from guardian.messages import Message, cut
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.table import subscription_key
+from guardian.subscriptions import PERMISSIONS as SUBSCRIPTION_PERMISSIONS
+from guardian.subscriptions import EmailState, subscription_of
 
 if TYPE_CHECKING:
     from guardian.runtime import Guardian
@@ -44,7 +52,7 @@ PERMISSIONS = (
     "kms:GenerateDataKey",  # the topic is encrypted with the stack's key
     "kms:Decrypt",
 )
-OWNER_PERMISSIONS = ("sns:Subscribe",)  # messages to owners subscribe their address first
+OWNER_PERMISSIONS = SUBSCRIPTION_PERMISSIONS  # messages to owners subscribe their address, then ask if confirmed
 SLACK_ATTEMPTS = 4  # a post and its retries, whatever Slack answered (429, 5xx) or the connection did
 SLACK_TIMEOUT = 10  # seconds for one post: a Slack that hangs is a lost connection, retried
 SNS_SUBJECT_LIMIT = 100
@@ -69,10 +77,12 @@ class Audience:
 @dataclass(frozen=True)
 class Channel:
     """One way to reach an audience. `send` raises (DeliveryFailed, a botocore error, anything) when the
-    message did not go and should be retried."""
+    message did not go and should be retried; it returns whether the message reached a person. A channel
+    ``held`` (why: AWAITING_CONFIRMATION) sends nothing yet: the outbox keeps its messages."""
 
     name: str
-    send: Callable[[Message], object]
+    send: Callable[[Message], bool]
+    held: str | None = None
 
 
 class Channels:
@@ -83,19 +93,16 @@ class Channels:
         self._secrets = SecretsProvider(boto3_client=guardian.clients("secretsmanager"))
 
     def to(self, audience: Audience, now: datetime) -> list[Channel]:
-        """Email through the topic (the owner subscribed first, filtered to their messages), and Slack where
-        the audience has a webhook. A webhook Slack refuses counts as sent: its alarm is raised, never a retry."""
+        """Email through the topic (an owner's address subscribed first, filtered to their messages; held
+        while unconfirmed; none without an address), and Slack where the audience has a webhook. A webhook
+        Slack refuses counts as sent, to nobody: its alarm is raised, never a retry. No channel at all: the
+        audience cannot be reached."""
         guardian, found = self._guardian, []
         topic_arn = guardian.settings.topic_arn
         if topic_arn:
-
-            def email(message: Message) -> None:
-                if audience.owner:
-                    ensure_subscription(guardian, audience.owner, now)
-                attributes = sns_attributes(message.about, audience)
-                publish_email(guardian.clients("sns"), topic_arn, message, attributes)
-
-            found.append(Channel("email", email))
+            email = self._email(audience, topic_arn, now)
+            if email:
+                found.append(email)
         try:
             url = self.slack_routes().url(audience)
         except Exception as error:  # email still goes; Slack fails, so the delivery is retried, then parked
@@ -108,6 +115,27 @@ class Channels:
             found.append(Channel("slack", lambda message: post_to_slack(url, message)))
         return found
 
+    def _email(self, audience: Audience, topic_arn: str, now: datetime) -> Channel | None:
+        guardian = self._guardian
+
+        def publish(message: Message) -> bool:
+            attributes = sns_attributes(message.about, audience)
+            publish_email(guardian.clients("sns"), topic_arn, message, attributes)
+            return True  # to a confirmed subscription of the owner's, or to the team's
+
+        if not audience.owner:
+            return Channel("email", publish)
+        try:
+            subscription = subscription_of(guardian, audience.owner, now)
+        except Exception as error:  # Slack still goes; email fails, so the delivery is retried
+            logger.error("owner's subscription unknown", extra={"owner": audience.owner, "error": str(error)})
+            return Channel("email", _unavailable(f"{audience.owner}'s email subscription is unknown: {error}"))
+        if subscription.state is EmailState.NO_ADDRESS:
+            return None
+        if subscription.state is EmailState.PENDING:
+            return Channel("email", _unavailable("held until the subscription is confirmed"), AWAITING_CONFIRMATION)
+        return Channel("email", publish)
+
     def slack_routes(self) -> SlackRoutes:
         """The webhooks the secret names (none without a secret); raises when the secret cannot be read."""
         name = self._guardian.settings.slack_webhook_secret
@@ -117,8 +145,8 @@ class Channels:
         return SlackRoutes.parse(cast("str | None", secret))  # untransformed: the SecretString
 
 
-def _unavailable(reason: str) -> Callable[[Message], object]:
-    def send(message: Message) -> object:
+def _unavailable(reason: str) -> Callable[[Message], bool]:
+    def send(message: Message) -> bool:
         raise DeliveryFailed(reason)
 
     return send
@@ -153,45 +181,6 @@ def publish_email(sns: Any, topic_arn: str, message: Message, attributes: dict[s
     )
 
 
-def owner_email(guardian: Guardian, owner: str, now: datetime) -> str | None:
-    """An owner's address: the OwnerEmails mapping, else the `<prefix>:email` tag on their user profile."""
-    mapped = guardian.settings.owner_emails.get(owner)
-    if mapped:
-        return mapped
-    tag = f"{guardian.settings.tag_prefix}:email"
-    for profile in guardian.directory(now).profiles_named(owner):
-        if profile.tags.get(tag):
-            return profile.tags[tag]
-    return None
-
-
-def ensure_subscription(guardian: Guardian, owner: str, now: datetime) -> str | None:
-    """Subscribe an owner's address to the topic, filtered to their messages (once; SNS asks them to confirm)."""
-    email = owner_email(guardian, owner, now)
-    if not email:
-        logger.warning(
-            "owner has no email address",
-            extra={"owner": owner, "fix": f"tag the user profile {guardian.settings.tag_prefix}:email, or OwnerEmails"},
-        )
-        metrics.add_metric(name="OwnersWithoutAddress", unit=MetricUnit.Count, value=1)
-        return None
-    client = guardian.clients("dynamodb")
-    key = subscription_key(owner, email)
-    if client.get_item(TableName=guardian.settings.table_name, Key=key).get("Item"):
-        return email
-    policy = {"owner": [owner], "audience": ["owner"]}
-    guardian.clients("sns").subscribe(
-        TopicArn=guardian.settings.topic_arn,
-        Protocol="email",
-        Endpoint=email,
-        ReturnSubscriptionArn=True,
-        Attributes={"FilterPolicy": json.dumps(policy), "FilterPolicyScope": "MessageAttributes"},
-    )
-    client.put_item(TableName=guardian.settings.table_name, Item=key | {"type": {"S": "subscription"}})
-    logger.info("owner subscribed", extra={"owner": owner, "email": email})
-    return email
-
-
 # Slack: incoming webhooks, one for the team and optionally one per owner.
 
 
@@ -200,8 +189,9 @@ def slack_payload(message: Message) -> dict[str, Any]:
 
 
 def post_to_slack(url: str, message: Message) -> bool:
-    """Post once, Slack's retries included. True: posted; False: the webhook was refused (alarm raised, no
-    retry); raises DeliveryFailed when Slack did not take it after SLACK_ATTEMPTS (retry the delivery)."""
+    """Post once, Slack's retries included. True: Slack took it (2xx), a person can read it; False: the
+    webhook was refused (alarm raised, no retry; it reached nobody); raises DeliveryFailed when Slack did not
+    take it after SLACK_ATTEMPTS (retry the delivery)."""
     client = WebhookClient(url, timeout=SLACK_TIMEOUT, retry_handlers=slack_retry_handlers())
     try:
         response = client.send_dict(slack_payload(message))
@@ -211,7 +201,7 @@ def post_to_slack(url: str, message: Message) -> bool:
         logger.warning("slack unreachable", extra={"error": f"{type(error).__name__}: {error}"})
         raise DeliveryFailed(f"Slack unreachable after {SLACK_ATTEMPTS} attempts: {type(error).__name__}") from error
     status = response.status_code
-    if status == 200:
+    if 200 <= status < 300:
         return True
     if status == 429 or status >= 500:
         raise DeliveryFailed(f"Slack did not accept the message after {SLACK_ATTEMPTS} attempts (HTTP {status})")

@@ -1,8 +1,17 @@
 """What the sweep lists and describes, one collector per kind of resource.
 
 A collector lists summaries (every list call paginated), says what identifies a summary and what
-fingerprints it (status, last-modified time: when the fingerprint is unchanged since the last sweep,
-nothing is described again), and turns a summary, described when needed, into an observation.
+fingerprints it (status, last-modified time, and whatever the summary shows of what the resource costs:
+an instance type, a volume size; when the fingerprint is unchanged since the last sweep, nothing is
+described again, but for the rolling re-describe of what no list call shows), and turns a summary,
+described when needed, into an observation. The event path describes one resource the same way
+(:meth:`Collector.describe_one`) when an event says it changed but not how.
+
+A describe is the one source that may say a field is empty (guardian.inventory), but a key it leaves out
+is as often "not in this response" as "none". So fields() returns None only for what the call reports
+as none when there is none, and the collector names those fields (``reports_empty``): an EMR cluster
+without an auto-termination policy, a space whose idle shutdown was turned off. The sweep drops every
+other None. Instance groups and variants are a complete view only when the response carries the list.
 """
 
 from collections.abc import Iterator
@@ -10,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from guardian.arns import Location
+from guardian.arns import Location, resource_path
 from guardian.aws import AwsClients
-from guardian.aws_fields import dig, emr_group_key, space_facts
+from guardian.aws_fields import default_idle_minutes, dig, emr_group_key, space_facts
 from guardian.kinds import Kind
 from guardian.recording import variant_groups
 from guardian.resource import Resource
@@ -40,6 +49,8 @@ class Collector:
     key: ClassVar[str]  # the list in each page
     list_args: ClassVar[dict[str, Any]] = {}
     permissions: ClassVar[tuple[str, ...]]  # the IAM actions list() and fields() need
+    # Fields whose None in fields() means the resource has none (the describe says so): these replace.
+    reports_empty: ClassVar[frozenset[str]] = frozenset()
 
     def list(self, clients: AwsClients) -> Iterator[Summary]:
         for page in clients(self.service).get_paginator(self.operation).paginate(**self.list_args):
@@ -52,6 +63,31 @@ class Collector:
         """The observed fields, and instance groups if this kind has them; may call Describe*."""
         raise NotImplementedError
 
+    # The event path describes one resource of these kinds when an event says it changed but not how
+    # (guardian.refresh), with the IAM actions fields() needs beyond the list call.
+    describe_permissions: ClassVar[tuple[str, ...]] = ()
+
+    def named(self, resource: Resource) -> Summary:
+        """What fields() reads of a summary, from the record: how its describe names the resource."""
+        raise NotImplementedError(f"no describe of one {self.kind.value}")
+
+    def describe_one(self, clients: AwsClients, resource: Resource) -> Described:
+        """One resource, described as the sweep describes it, named by its record (guardian.refresh)."""
+        return self.fields(clients, Listed(resource.arn, resource.name, "", self.named(resource)), resource)
+
+    # Whether every change of what the resource costs shows in its list summary: the facts themselves (an
+    # instance type), or a last-modified time the change moves (a space's idle settings, a tracking server's
+    # size). Where it may not (an endpoint's counts that autoscaling moves, an EMR cluster's groups, fleets
+    # and auto-termination policy, a HyperPod cluster's counts), the sweep also describes the oldest-described
+    # share of the unchanged ones each time (guardian.reconcile: the rolling re-describe).
+    list_shows_every_change: ClassVar[bool] = False
+
+
+def said(collector: Collector, described: dict[str, Any]) -> dict[str, Any]:
+    """What a describe said: None is "none" only where the call reports none (``reports_empty``); elsewhere
+    it is a key the response did not carry, which says nothing."""
+    return {k: v for k, v in described.items() if v is not None or k in collector.reports_empty}
+
 
 def _stamp(*parts: Any) -> str:
     return "|".join("" if p is None else (p.isoformat() if isinstance(p, datetime) else str(p)) for p in parts)
@@ -60,7 +96,9 @@ def _stamp(*parts: Any) -> str:
 class Domains(Collector):
     kind = Kind.DOMAIN
     permissions = ("sagemaker:ListDomains", "sagemaker:DescribeDomain")
+    reports_empty = frozenset({"default_space_role", "idle_timeout_minutes"})  # none: no such default
     operation, key = "list_domains", "Domains"
+    list_shows_every_change = True  # its LastModifiedTime moves with its settings
 
     def identify(self, s: Summary, location: Location) -> Listed:
         return Listed(
@@ -76,6 +114,7 @@ class Domains(Collector):
             "state": d["Status"],
             "execution_role": dig(d, "DefaultUserSettings", "ExecutionRole"),
             "default_space_role": dig(d, "DefaultSpaceSettings", "ExecutionRole"),
+            "idle_timeout_minutes": default_idle_minutes(d.get("DefaultUserSettings")),
             "created_at": d.get("CreationTime"),
             "last_modified_at": d.get("LastModifiedTime"),
         }, None
@@ -84,7 +123,9 @@ class Domains(Collector):
 class UserProfiles(Collector):
     kind = Kind.USER_PROFILE
     permissions = ("sagemaker:ListUserProfiles", "sagemaker:DescribeUserProfile")
+    reports_empty = frozenset({"idle_timeout_minutes"})  # none: the domain's default applies
     operation, key = "list_user_profiles", "UserProfiles"
+    list_shows_every_change = True  # its LastModifiedTime moves with its settings
 
     def identify(self, s: Summary, location: Location) -> Listed:
         arn = location.user_profile(s["DomainId"], s["UserProfileName"])
@@ -99,6 +140,7 @@ class UserProfiles(Collector):
             "domain_id": p["DomainId"],
             "state": p["Status"],
             "execution_role": dig(p, "UserSettings", "ExecutionRole"),
+            "idle_timeout_minutes": default_idle_minutes(p.get("UserSettings")),
             "created_at": p.get("CreationTime"),
             "last_modified_at": p.get("LastModifiedTime"),
         }, None
@@ -107,11 +149,19 @@ class UserProfiles(Collector):
 class Spaces(Collector):
     kind = Kind.SPACE
     permissions = ("sagemaker:ListSpaces", "sagemaker:DescribeSpace")
+    reports_empty = frozenset({"idle_timeout_minutes"})  # none: idle shutdown is off
     operation, key = "list_spaces", "Spaces"
+    list_shows_every_change = True  # its LastModifiedTime moves with its settings
 
     def identify(self, s: Summary, location: Location) -> Listed:
         arn = location.space(s["DomainId"], s["SpaceName"])
-        return Listed(arn, s["SpaceName"], _stamp(s["Status"], s.get("LastModifiedTime")), s)
+        # What the summary shows of what the space costs and whose it is, beside its status and last change.
+        shown = (
+            dig(s, "SpaceSettingsSummary", "SpaceStorageSettings", "EbsStorageSettings", "EbsVolumeSizeInGb"),
+            dig(s, "SpaceSharingSettingsSummary", "SharingType"),
+            dig(s, "OwnershipSettingsSummary", "OwnerUserProfileName"),
+        )
+        return Listed(arn, s["SpaceName"], _stamp(s["Status"], s.get("LastModifiedTime"), *shown), s)
 
     def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         s = listed.summary
@@ -125,6 +175,7 @@ class Spaces(Collector):
             "sharing": dig(d, "SpaceSharingSettings", "SharingType"),
             "created_at": d.get("CreationTime"),
             "last_modified_at": d.get("LastModifiedTime"),
+            "idle_timeout_minutes": None,
         }
         return fields | space_facts(d.get("SpaceSettings")), None
 
@@ -134,11 +185,13 @@ class Apps(Collector):
     permissions = ("sagemaker:ListApps",)
     operation, key = "list_apps", "Apps"
     # ListApps carries status, type and instance type: fields() describes nothing.
+    list_shows_every_change = True
 
     def identify(self, s: Summary, location: Location) -> Listed:
         holder = s.get("SpaceName") or s.get("UserProfileName") or ""
         arn = location.app(s["DomainId"], holder, s["AppType"], s["AppName"])
-        return Listed(arn, s["AppName"], _stamp(s["Status"], s.get("CreationTime")), s)
+        stamp = _stamp(s["Status"], s.get("CreationTime"), dig(s, "ResourceSpec", "InstanceType"))
+        return Listed(arn, s["AppName"], stamp, s)
 
     def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         s = listed.summary
@@ -160,7 +213,11 @@ class Apps(Collector):
 class Endpoints(Collector):
     kind = Kind.ENDPOINT
     permissions = ("sagemaker:ListEndpoints", "sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig")
+    describe_permissions = ("sagemaker:DescribeEndpoint", "sagemaker:DescribeEndpointConfig")
     operation, key = "list_endpoints", "Endpoints"
+
+    def named(self, resource: Resource) -> Summary:
+        return {"EndpointName": resource.name}
 
     def identify(self, s: Summary, location: Location) -> Listed:
         return Listed(s["EndpointArn"], s["EndpointName"], _stamp(s["EndpointStatus"], s.get("LastModifiedTime")), s)
@@ -168,19 +225,21 @@ class Endpoints(Collector):
     def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         sagemaker = clients("sagemaker")
         e = sagemaker.describe_endpoint(EndpointName=listed.summary["EndpointName"])
-        variants = e.get("ProductionVariants", [])
-        groups = variant_groups(variants, with_counts=True)
+        # Variants the response leaves out are not known; an empty list is none (an authoritative 0).
+        groups = variant_groups(e["ProductionVariants"], with_counts=True) if "ProductionVariants" in e else None
         fields = {
             "name": e["EndpointName"],
             "api_arn": e["EndpointArn"],
             "state": e["EndpointStatus"],
             "endpoint_config_name": e["EndpointConfigName"],
-            "instance_count": sum(g.get("instance_count", 0) for g in groups.values()),
             "created_at": e.get("CreationTime"),
             "last_modified_at": e.get("LastModifiedTime"),
         }
+        if groups is not None and all("instance_count" in g for g in groups.values()):
+            fields["instance_count"] = sum(g["instance_count"] for g in groups.values())
         if existing is None or existing.config_described != e["EndpointConfigName"]:
             config = sagemaker.describe_endpoint_config(EndpointConfigName=e["EndpointConfigName"])
+            groups = groups if groups is not None else {}
             for name, group in variant_groups(config["ProductionVariants"], with_counts=False).items():
                 groups[name] = group | groups.get(name, {})
             fields["config_described"] = e["EndpointConfigName"]
@@ -196,10 +255,20 @@ class EmrClusters(Collector):
         "elasticmapreduce:ListInstanceGroups",
         "elasticmapreduce:ListInstanceFleets",
     )
+    describe_permissions = (
+        "elasticmapreduce:DescribeCluster",
+        "elasticmapreduce:GetAutoTerminationPolicy",
+        "elasticmapreduce:ListInstanceGroups",
+        "elasticmapreduce:ListInstanceFleets",
+    )
     service = "emr"
     operation, key = "list_clusters", "Clusters"
+    reports_empty = frozenset({"auto_termination_idle_seconds"})  # none: no auto-termination policy
     # Terminated clusters no longer bill: the sweep lists the live ones and marks the rest gone.
     list_args = {"ClusterStates": ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]}
+
+    def named(self, resource: Resource) -> Summary:
+        return {"Id": resource_path(resource.arn)[-1]}
 
     def identify(self, s: Summary, location: Location) -> Listed:
         arn = s.get("ClusterArn") or location.emr_cluster(s["Id"])
@@ -255,17 +324,24 @@ class EmrClusters(Collector):
 class HyperPodClusters(Collector):
     kind = Kind.HYPERPOD_CLUSTER
     permissions = ("sagemaker:ListClusters", "sagemaker:DescribeCluster")
+    describe_permissions = ("sagemaker:DescribeCluster",)
     operation, key = "list_clusters", "ClusterSummaries"
+
+    def named(self, resource: Resource) -> Summary:
+        # DescribeCluster takes the ARN (which carries the cluster's id) or the name, not an ARN built from it.
+        return {"ClusterArn": resource.api_arn or resource.name or resource.arn}
 
     def identify(self, s: Summary, location: Location) -> Listed:
         return Listed(s["ClusterArn"], s["ClusterName"], _stamp(s["ClusterStatus"]), s)
 
     def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
         c = clients("sagemaker").describe_cluster(ClusterName=listed.summary["ClusterArn"])
-        groups = {
-            g["InstanceGroupName"]: {"instance_type": g["InstanceType"], "instance_count": g.get("CurrentCount", 0)}
-            for g in c.get("InstanceGroups", [])
-        }
+        groups = None
+        if "InstanceGroups" in c:
+            groups = {
+                g["InstanceGroupName"]: {"instance_type": g["InstanceType"], "instance_count": g.get("CurrentCount", 0)}
+                for g in c["InstanceGroups"]
+            }
         return {
             "name": c["ClusterName"],
             "api_arn": c["ClusterArn"],
@@ -277,7 +353,12 @@ class HyperPodClusters(Collector):
 class MlflowTrackingServers(Collector):
     kind = Kind.MLFLOW_TRACKING_SERVER
     permissions = ("sagemaker:ListMlflowTrackingServers", "sagemaker:DescribeMlflowTrackingServer")
+    describe_permissions = ("sagemaker:DescribeMlflowTrackingServer",)
     operation, key = "list_mlflow_tracking_servers", "TrackingServerSummaries"
+    list_shows_every_change = True  # its LastModifiedTime moves with its settings
+
+    def named(self, resource: Resource) -> Summary:
+        return {"TrackingServerName": resource.name}
 
     def identify(self, s: Summary, location: Location) -> Listed:
         stamp = _stamp(s.get("TrackingServerStatus"), s.get("LastModifiedTime"))
@@ -307,9 +388,10 @@ class NotebookInstances(Collector):
     permissions = ("sagemaker:ListNotebookInstances",)
     operation, key = "list_notebook_instances", "NotebookInstances"
     # The summary carries status and instance type: fields() describes nothing.
+    list_shows_every_change = True
 
     def identify(self, s: Summary, location: Location) -> Listed:
-        stamp = _stamp(s["NotebookInstanceStatus"], s.get("LastModifiedTime"))
+        stamp = _stamp(s["NotebookInstanceStatus"], s.get("LastModifiedTime"), s.get("InstanceType"))
         return Listed(s["NotebookInstanceArn"], s["NotebookInstanceName"], stamp, s)
 
     def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from guardian.kinds import Kind
+from guardian.money import rate
 from guardian.pricing import PriceBook, Usage
 from guardian.resource import Resource
 
@@ -20,6 +21,14 @@ class Cost:
     @property
     def monthly(self) -> Decimal | None:
         return None if self.hourly is None else self.hourly * HOURS_PER_MONTH
+
+
+def as_risk(cost: Cost) -> Cost:
+    """The cost of a risk's finding (Rule.risk): nothing is wasted while the resource works, so $0 an hour;
+    what the resource costs stays in the basis, for whoever reads the evidence."""
+    return Cost(
+        Decimal(0), f"a risk, not waste: nothing wasted while it works (it costs {rate(cost.hourly)}/h: {cost.basis})"
+    )
 
 
 def hourly_cost(resource: Resource, prices: PriceBook) -> Cost:
@@ -43,8 +52,10 @@ def hourly_cost(resource: Resource, prices: PriceBook) -> Cost:
     if resource.kind is Kind.HYPERPOD_CLUSTER:
         return _groups(resource, prices, region, Usage.HYPERPOD, "HyperPod")
     if resource.kind is Kind.MLFLOW_TRACKING_SERVER:
+        # Small is CreateMlflowTrackingServer's default size; a server whose size was never reported says so.
         size = resource.tracking_server_size or "Small"
-        return _priced(prices, Usage.MLFLOW, size, 1, region, f"MLflow tracking server ({size})")
+        what = f"MLflow tracking server ({size}{'' if resource.tracking_server_size else ', the default size'})"
+        return _priced(prices, Usage.MLFLOW, size, 1, region, what)
     if resource.kind is Kind.NOTEBOOK_INSTANCE and resource.instance_type:
         return _priced(prices, Usage.NOTEBOOK, resource.instance_type, 1, region, "notebook instance")
     return Cost(None, f"no cost model for {resource.kind.value}")

@@ -17,6 +17,17 @@ claim expires); a claim found in progress is a delivery under way or abandoned, 
 never counted as done; a delivery recorded already is not sent again, and what it changed was written with
 it. A retry sends only what did not go: an email that went out is not sent again because Slack failed.
 
+What a channel says of a message sent is kept with its record: whether it reached a person (channels.py:
+Slack's 2xx, an email to a confirmed subscription; a refused webhook took it to nobody), so the transaction
+that records it marks the finding reached, or not, and a retry that finds it delivered knows which.
+
+An owner nobody can reach yet is not a failure to retry: their items are *held*, one record each in the
+table (PK HELD), written in one transaction with what holding changes (the finding's delivery state and
+its audit entry), and nothing is claimed or sent. An owner with no channel at all (no address, no Slack) is
+unreachable; an email channel whose subscription awaits confirmation is held while the others send. The
+notify function sends held items once their owner can be reached (held.py), through this same outbox and
+under the same keys: an item delivered before is not sent again, whichever path gets there first.
+
 Two windows no sender can close, both ending in a duplicate rather than a loss: a message sent whose record
 cannot be written (DynamoDB failing all of RECORD_ATTEMPTS tries) stays claimed, and once the claim expires
 a retry sends it again; and a send whose answer was lost after the channel took it (SNS, Slack) is sent
@@ -44,18 +55,19 @@ from botocore.exceptions import ClientError
 
 from guardian import clock
 from guardian.channels import PERMISSIONS as CHANNEL_PERMISSIONS
-from guardian.channels import Audience, Channels, DeliveryFailed
+from guardian.channels import Audience, Channel, Channels, DeliveryFailed
+from guardian.findings import UNREACHABLE
 from guardian.findings_store import FindingChange, finding_writes
 from guardian.messages import Message
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.table import delivery_key, epoch
+from guardian.table import HELD_PK, delivery_key, epoch, held_key
 
 if TYPE_CHECKING:
     from guardian.runtime import Guardian
 
 PERMISSIONS = (
     "dynamodb:UpdateItem",  # a delivery recorded (alone, or in a transaction with its finding)
-    "dynamodb:DeleteItem",  # a claim released
+    "dynamodb:DeleteItem",  # a claim released; a held item sent
     *CHANNEL_PERMISSIONS,
 )
 Item = TypeVar("Item")
@@ -85,8 +97,13 @@ class Effect:
     change: FindingChange
 
 
-# What a delivery changes, given the channel it went on and the item: None for nothing (a digest, a report).
-Settle = Callable[[str, Item], Effect | None]
+# What a delivery changes, given the channel it went on, the item, and whether it reached a person: None for
+# nothing (a digest, a report).
+Settle = Callable[[str, Item, bool], Effect | None]
+# What to keep of an item held for its owner (why: AWAITING_CONFIRMATION or UNREACHABLE): the held record's
+# document (what held.py needs to send it) and what holding changes. Without one, a held item is only
+# reported held: its caller tells it again some other way (the digest, the next day).
+Keep = Callable[[str, Item], tuple[dict[str, Any], Effect | None]]
 
 
 @dataclass
@@ -95,6 +112,9 @@ class Outcome(Generic[Item]):
     duplicates: int = 0  # deliveries recorded before: not sent again
     recorded_before: list[tuple[str, str]] = field(default_factory=list)  # their channel and item key
     delivered: set[str] = field(default_factory=set)  # item keys delivered (now or before) on some channel
+    reached: set[str] = field(default_factory=set)  # item keys that reached a person (now or before) on some channel
+    held: dict[str, str] = field(default_factory=dict)  # item key -> why it waits for its owner (on some channel)
+    unreachable: bool = False  # the audience has no channel at all
     failed: dict[str, str] = field(default_factory=dict)  # item key -> why: retry the trigger
     error: Exception | None = None  # the last failure, if any
 
@@ -107,11 +127,13 @@ def send_once(
     now: datetime,
     settle: Settle[Item] | None = None,
     deadline: datetime | None = None,
+    keep: Keep[Item] | None = None,
 ) -> Outcome[Item]:
     """On each channel, one message about the items not delivered there before (``items``: (key, item),
     keys unique). ``settle`` says what each delivery changes (written with its record); ``deadline`` is when
-    this invocation ends (its claims expire then). Every item that did not get through on some channel is
-    in ``failed``: the caller must have it retried."""
+    this invocation ends (its claims expire then); ``keep``, what to keep of items held for their owner.
+    Every item that did not get through on some channel is in ``failed``: the caller must have it retried.
+    Items held are in ``held`` (not failed: they wait for their owner, not for a retry)."""
     outcome = Outcome[Item]()
     try:
         delivery = Delivery.of(guardian)
@@ -121,12 +143,18 @@ def send_once(
         return outcome
     outbox, token = delivery.outbox, uuid.uuid4().hex
     expiry = deadline or clock.now() + LONGEST_INVOCATION
+    if not channels:
+        outcome.unreachable = True
+        _hold(outbox, audience, None, UNREACHABLE, items, keep, now, outcome)
     for channel in channels:
+        if channel.held:
+            _hold(outbox, audience, channel, channel.held, items, keep, now, outcome)
+            continue
         fresh: list[tuple[str, str, Item]] = []  # claim, key, item
         for key, item in items:
             claim = f"{channel.name}#{audience.name}#{key}"
             try:
-                state, until = outbox.claim(claim, token, expiry)
+                state, until, reached_before = outbox.claim(claim, token, expiry)
             except Exception as error:  # it may have been written all the same: take back what may be ours
                 outbox.release(claim, token)
                 _failed(outcome, [key], error, "claim failed", audience, channel.name)
@@ -137,6 +165,8 @@ def send_once(
                 outcome.duplicates += 1
                 outcome.recorded_before.append((channel.name, key))
                 outcome.delivered.add(key)
+                if reached_before:
+                    outcome.reached.add(key)
             else:
                 busy = DeliveryFailed(f"{claim} is being sent (claimed until {until}): retried after that")
                 _failed(outcome, [key], busy, "delivery in progress", audience, channel.name)
@@ -144,7 +174,7 @@ def send_once(
             continue
         try:
             message = compose([item for _, _, item in fresh])
-            channel.send(message)
+            reached = channel.send(message)
         except Exception as error:
             for claim, _, _ in fresh:
                 outbox.release(claim, token)
@@ -159,19 +189,56 @@ def send_once(
                 "audience": audience.name,
                 "subject": message.subject,
                 "findings": [f.id for f in message.about],
+                "reached": reached,
             },
         )
         outcome.sent.append((channel.name, message.subject, [item for _, _, item in fresh]))
         for claim, key, item in fresh:
-            effect = settle(channel.name, item) if settle else None
+            effect = settle(channel.name, item, reached) if settle else None
             try:
-                outbox.record(claim, token, now, effect)
+                outbox.record(claim, token, now, effect, reached)
             except Exception as error:  # sent, not recorded: the claim stays until it expires
                 _failed(outcome, [key], error, "sent but not recorded", audience, channel.name)
                 metrics.add_metric(name="DeliveriesNotRecorded", unit=MetricUnit.Count, value=1)
             else:
                 outcome.delivered.add(key)
+                if reached:
+                    outcome.reached.add(key)
     return outcome
+
+
+def _hold(
+    outbox: Outbox,
+    audience: Audience,
+    channel: Channel | None,
+    why: str,
+    items: list[tuple[str, Item]],
+    keep: Keep[Item] | None,
+    now: datetime,
+    outcome: Outcome[Item],
+) -> None:
+    """Keep each item for its owner, unless it was delivered on this channel before (a redelivered trigger)."""
+    held = []
+    for key, item in items:
+        try:
+            reached = outbox.completed(f"{channel.name}#{audience.name}#{key}") if channel else None
+            if channel and reached is not None:
+                outcome.duplicates += 1
+                outcome.recorded_before.append((channel.name, key))
+                outcome.delivered.add(key)
+                if reached:
+                    outcome.reached.add(key)
+                continue
+            if keep is not None:
+                document, effect = keep(why, item)
+                outbox.hold(audience, key, why, document, effect, now)
+        except Exception as error:
+            _failed(outcome, [key], error, "not held", audience, channel.name if channel else "")
+            continue
+        outcome.held[key] = why
+        held.append(key)
+    if held:
+        logger.info("messages held", extra={"audience": audience.name, "why": why, "items": held})
 
 
 def _failed(
@@ -203,9 +270,9 @@ class Outbox:
     def _client(self) -> Any:
         return self._guardian.clients("dynamodb")
 
-    def claim(self, claim: str, token: str, expiry: datetime) -> tuple[Claim, datetime | None]:
-        """Take the delivery for this send until ``expiry``: TAKEN; or DONE (delivered before); or BUSY (another
-        send's claim, with its expiry)."""
+    def claim(self, claim: str, token: str, expiry: datetime) -> tuple[Claim, datetime | None, bool]:
+        """Take the delivery for this send until ``expiry``: TAKEN; or DONE (delivered before, and whether it
+        reached a person); or BUSY (another send's claim, with its expiry)."""
         now = clock.now()
         item = _key(claim) | {
             "status": {"S": IN_PROGRESS},
@@ -235,10 +302,77 @@ class Outbox:
                 raise
             held = error.response.get("Item") or {}
             if held.get("status", {}).get("S") == COMPLETED:
-                return Claim.DONE, None
+                return Claim.DONE, None, _reached(held)
             until = held.get("in_progress_expiration", {}).get("N")
-            return Claim.BUSY, _from_millis(until) if until else None
-        return Claim.TAKEN, None
+            return Claim.BUSY, _from_millis(until) if until else None, False
+        return Claim.TAKEN, None, False
+
+    def completed(self, claim: str) -> bool | None:
+        """Whether this delivery was recorded complete: None if not; else whether it reached a person."""
+        item = self._client.get_item(TableName=self._table, Key=_key(claim), ConsistentRead=True).get("Item") or {}
+        return _reached(item) if item.get("status", {}).get("S") == COMPLETED else None
+
+    def hold(
+        self, audience: Audience, key: str, why: str, document: dict[str, Any], effect: Effect | None, now: datetime
+    ) -> None:
+        """Keep an item for its owner (``why`` they cannot be reached yet), with what holding changes, in one
+        transaction; kept already for the same reason, nothing is written again."""
+        held = held_key(audience.name, key)
+        for attempt in range(RECORD_ATTEMPTS):
+            current = self._client.get_item(TableName=self._table, Key=held, ConsistentRead=True).get("Item")
+            if current and current.get("why", {}).get("S") == why:
+                return
+            item = held | {
+                "type": {"S": "held"},
+                "audience": {"S": audience.name},
+                "owner": {"S": audience.owner or ""},
+                "item": {"S": key},
+                "why": {"S": why},
+                "doc": {"S": json.dumps(document)},
+                "held_at": {"S": now.isoformat()},
+            }
+            if current:  # the reason changed (an address was found; the subscription awaits confirmation)
+                condition = {"ConditionExpression": "why = :was", "ExpressionAttributeValues": {":was": current["why"]}}
+            else:
+                condition = {"ConditionExpression": "attribute_not_exists(PK)"}
+            put = {"Put": {"TableName": self._table, "Item": item, **condition}}
+            try:
+                writes = self._writes(effect, now)
+                if writes:
+                    self._client.transact_write_items(TransactItems=[put, *writes])
+                else:
+                    self._client.put_item(**put["Put"])
+                return
+            except ClientError as error:
+                if _code(error) not in ("ConditionalCheckFailedException", "TransactionCanceledException"):
+                    raise
+            if attempt + 1 < RECORD_ATTEMPTS:  # held meanwhile, or the finding changed: look again
+                pause(attempt)
+        raise DeliveryFailed(f"{held['SK']['S']}: kept changing while it was held")
+
+    def held(self) -> list[dict[str, Any]]:
+        """Every item held for an owner: audience, owner, item (its key), why, doc (what keep returned)."""
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="PK = :pk",
+            ExpressionAttributeValues={":pk": {"S": HELD_PK}},
+            ConsistentRead=True,
+        )
+        return [
+            {
+                "audience": item["audience"]["S"],
+                "owner": item["owner"]["S"],
+                "item": item["item"]["S"],
+                "why": item["why"]["S"],
+                "doc": json.loads(item["doc"]["S"]),
+            }
+            for page in pages
+            for item in page["Items"]
+        ]
+
+    def unhold(self, audience: str, key: str) -> None:
+        """The item was delivered (or is no longer news): forget it."""
+        self._client.delete_item(TableName=self._table, Key=held_key(audience, key))
 
     def release(self, claim: str, token: str) -> None:
         """The send failed: forget the claim if it is still ours, so a retry sends it. Never raises: a claim
@@ -263,11 +397,12 @@ class Outbox:
                 pause(attempt)
         logger.warning("claim not released: it expires", extra={"delivery": claim, "error": str(failure)})
 
-    def record(self, claim: str, token: str, now: datetime, effect: Effect | None) -> None:
-        """The message went out: complete the record, with what the delivery changes, in one transaction."""
+    def record(self, claim: str, token: str, now: datetime, effect: Effect | None, reached: bool = True) -> None:
+        """The message went out (``reached``: to a person): complete the record, with what the delivery changes,
+        in one transaction."""
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                if self._complete(claim, token, now, effect):
+                if self._complete(claim, token, now, effect, reached):
                     return
                 continue  # the finding changed meanwhile: its change is made again on what it is now
             except Exception as error:
@@ -277,7 +412,7 @@ class Outbox:
                 pause(attempt)
         raise DeliveryFailed(f"{claim}: its finding kept changing while the delivery was recorded")
 
-    def _complete(self, claim: str, token: str, now: datetime, effect: Effect | None) -> bool:
+    def _complete(self, claim: str, token: str, now: datetime, effect: Effect | None, reached: bool) -> bool:
         """True when the record is complete (by this call or by an earlier one whose answer was lost); False
         when the finding changed under the transaction."""
         update = {
@@ -290,7 +425,7 @@ class Outbox:
                 ":completed": {"S": COMPLETED},
                 ":in_progress": {"S": IN_PROGRESS},
                 ":token": {"S": token},
-                ":data": {"S": json.dumps({"at": now.isoformat()})},
+                ":data": {"S": json.dumps({"at": now.isoformat(), "reached": reached})},
             },
         }
         writes = self._writes(effect, now)
@@ -345,6 +480,15 @@ def record_key(claim: str) -> str:
 
 def _key(claim: str) -> dict[str, dict[str, str]]:
     return delivery_key(record_key(claim))
+
+
+def _reached(record: dict[str, Any]) -> bool:
+    """Whether a completed delivery reached a person: as its record says; a record written before records said
+    so is taken as not (nothing is acted on for it)."""
+    try:
+        return bool(json.loads(record.get("data", {}).get("S") or "{}").get("reached", False))
+    except ValueError:
+        return False
 
 
 def _code(error: ClientError) -> str:

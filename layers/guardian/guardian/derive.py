@@ -53,8 +53,19 @@ def space_activity(apps: list[Resource]) -> SpaceActivity | None:
     if running:
         at = max((a.created_at for a in running if a.created_at), default=None)
         return SpaceActivity(True, at, version)
+    return SpaceActivity(False, _last_stop(apps), version)
+
+
+def _last_stop(apps: list[Resource]) -> datetime | None:
+    """When the last of a space's apps went: the newest end recorded, unless an app whose end nobody dated (one
+    the sweep first saw already deleted) may have gone later, having been seen gone only after it. Unknown
+    then: the sweep looks for evidence (guardian.reconcile), and nothing is counted from a guess."""
     at = max((a.deleted_at for a in apps if a.deleted_at), default=None)
-    return SpaceActivity(False, at, version)
+    for app in apps:
+        seen_gone = app.provenance("state")
+        if app.deleted_at is None and (at is None or seen_gone is None or seen_gone.at > at):
+            return None
+    return at
 
 
 def with_activity(space: Resource, activity: SpaceActivity) -> Resource:

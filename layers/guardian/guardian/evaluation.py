@@ -14,16 +14,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guardian import findings as lifecycle
 from guardian import metric_data
 from guardian.arns import canonical
-from guardian.cost import hourly_cost
-from guardian.findings import Finding
+from guardian.cost import as_risk, hourly_cost
+from guardian.findings import AuditEntry, Finding, Status
 from guardian.findings_store import active, same_content, write_finding
 from guardian.inventory import Conflict
 from guardian.kinds import Kind, is_gone
 from guardian.metric_data import MetricQuery
 from guardian.observability import MetricUnit, logger, metrics
+from guardian.remediation import joined
 from guardian.resolution import end
 from guardian.resource import Resource
-from guardian.rules import AnyRule, Detection, RuleContext
+from guardian.rules import RULES_BY_NAME, AnyRule, Detection, RuleContext
+from guardian.rules.base import Unjudged
 from guardian.runtime import Guardian
 
 
@@ -57,10 +59,12 @@ def evaluate(
     now: datetime,
     complete: bool = True,
     unknown_kinds: frozenset[Kind] = frozenset(),
+    audit: bool = False,
 ) -> EvaluationReport:
     """Evaluate the rules over ``resources``. ``complete``: these are all the resources there are (a
     sweep), so a finding about anything else is about a resource that is gone; except a resource of
-    ``unknown_kinds``, whose records the sweep could not read.
+    ``unknown_kinds``, whose records the sweep could not read. ``audit``: a one-off read-only scan
+    (RuleContext.audit).
 
     Each judgement stands alone: a rule that cannot judge a resource (it raised, or the metrics it needs
     could not be fetched) leaves that finding as it was, and a finding that cannot be written is logged,
@@ -68,6 +72,7 @@ def evaluate(
     rules = guardian.rules.rules()
     in_scope = {r.arn: r for r in resources}
     context = _context(guardian, in_scope, now)
+    context.audit = audit
     report = EvaluationReport()
     unjudged_rules = _fetch_metrics(guardian, rules, list(in_scope.values()), context, report)
     detections: dict[str, Detection] = {}
@@ -82,9 +87,13 @@ def evaluate(
             elif detection is not None:
                 detections[lifecycle.finding_id(detection.rule, detection.resource.arn)] = detection
     report.unjudged = len(unjudged)
-    held, can_resolve = _active(guardian, report)
+    held, can_resolve = _active(guardian, report) if complete else _of_scope(guardian, rules, in_scope, report)
+    # A finding that opens on a resource already scheduled for remediation joins that schedule, silently.
+    scheduled = {canonical(f.resource_arn): f for f in held.values() if f.status is Status.REMEDIATION_SCHEDULED}
     for finding_id, detection in detections.items():
-        _isolated(report, finding_id, detection.resource.arn, _upsert, guardian, finding_id, detection, held, now)
+        _isolated(
+            report, finding_id, detection.resource.arn, _upsert, guardian, finding_id, detection, held, scheduled, now
+        )
     for finding_id, finding in held.items() if can_resolve else ():
         if finding_id in detections or finding_id in unjudged:
             continue
@@ -93,7 +102,9 @@ def evaluate(
             continue  # not evaluated this time: a targeted evaluation of one space, say
         gone = subject is None or is_gone(subject.state)
         _isolated(report, finding_id, finding.resource_arn, _resolve, guardian, finding, gone, now)
-    report.findings = _active_now(guardian, report)
+    report.findings = (
+        _active_now(guardian, report) if complete else list(_of_scope(guardian, rules, in_scope, report)[0].values())
+    )
     metrics.add_metric(name="FindingsOpened", unit=MetricUnit.Count, value=report.opened)
     metrics.add_metric(name="FindingsResolved", unit=MetricUnit.Count, value=report.resolved)
     if report.errors:
@@ -144,6 +155,26 @@ def _active(guardian: Guardian, report: EvaluationReport) -> tuple[dict[str, Fin
         return {}, False
 
 
+# A scoped evaluation (one space, one resource, an event's) reads its findings by id, up to this many.
+MAX_READS_BY_ID = 100
+
+
+def _of_scope(
+    guardian: Guardian, rules: list[AnyRule], in_scope: dict[str, Resource], report: EvaluationReport
+) -> tuple[dict[str, Finding], bool]:
+    """The active findings of the resources in scope: by id (derived from rule and resource), one read each,
+    rather than every active finding; a wide scope reads them all (_active)."""
+    ids = [lifecycle.finding_id(r.name, arn) for r in rules for arn, res in in_scope.items() if res.kind in r.kinds]
+    if len(ids) > MAX_READS_BY_ID:
+        return _active(guardian, report)
+    try:
+        found = [guardian.findings.get(finding_id) for finding_id in ids]
+    except (ClientError, BotoCoreError) as error:
+        report.errors.append(f"findings in scope unreadable: {error}")
+        return {}, False
+    return {f.id: f for f in found if f is not None and f.active}, True
+
+
 def _active_now(guardian: Guardian, report: EvaluationReport) -> list[Finding]:
     try:
         return [f for status in lifecycle.ACTIVE for f in guardian.findings.with_status(status)]
@@ -182,6 +213,9 @@ def _judge(rule: AnyRule, resource: Resource, context: RuleContext) -> tuple[boo
     """(whether the rule could judge the resource, what it found)."""
     try:
         return True, rule.evaluate(resource, context)
+    except Unjudged as missing:  # a gap in what is known, not a fault
+        logger.info("rule cannot judge", extra={"rule": rule.name, "arn": resource.arn, "missing": str(missing)})
+        return False, None
     except Exception:  # one resource a rule cannot judge must not stop the others being judged
         logger.exception("rule failed on a resource", extra={"rule": rule.name, "arn": resource.arn})
         metrics.add_metric(name="RuleErrors", unit=MetricUnit.Count, value=1)
@@ -193,14 +227,18 @@ def _upsert(
     finding_id: str,
     detection: Detection,
     held: dict[str, Finding],
+    scheduled: dict[str, Finding],
     now: datetime,
     report: EvaluationReport,
 ) -> None:
     cost = hourly_cost(detection.resource, guardian.prices)
+    if RULES_BY_NAME[detection.rule].risk:  # a risk wastes nothing while the resource works
+        cost = as_risk(cost)
+    schedule = scheduled.get(detection.resource.arn)
     exemption = lifecycle.exemption_of(detection.resource, guardian.settings.exemption_tag, now)
     existing = held.get(finding_id) or guardian.findings.get(finding_id)
     if existing is None:
-        finding, audit = lifecycle.opened(detection, cost, exemption, now)
+        finding, audit = joined(*lifecycle.opened(detection, cost, exemption, now), schedule, now)
         try:
             guardian.findings.put(finding, audit)
             report.opened += 1
@@ -214,7 +252,12 @@ def _upsert(
                 report.opened += 1
                 return
             # Opened meanwhile by another evaluation (a scheduled check, say): brought up to date below.
-    changed = write_finding(guardian, existing, lambda f: lifecycle.refreshed(f, detection, cost, exemption, now), now)
+
+    def refresh(f: Finding) -> tuple[Finding, list[AuditEntry]]:
+        updated, audit = lifecycle.refreshed(f, detection, cost, exemption, now)
+        return joined(updated, audit, schedule, now) if f.status is not Status.OPEN else (updated, audit)
+
+    changed = write_finding(guardian, existing, refresh, now)
     report.updated += changed
     report.unchanged += not changed
 

@@ -6,16 +6,25 @@ the sweep's time, an orphan's waste would count from the sweep, not from the sto
 that much later. The time comes instead, best first, from:
 
 1. the resource's own timestamps: one listed in a gone state says when it was last modified (LastModifiedTime
-   of a Deleting endpoint or space is the call that deleted it);
+   of a Deleting endpoint or space is the call that deleted it); an EMR cluster, no longer listed, says when
+   it ended (DescribeCluster's EndDateTime, kept for two months), which is the only evidence of a cluster
+   that terminated itself (auto-termination, its steps done, a failure): no call ended it;
 2. CloudTrail's event history: the call that ended it (DeleteApp, DeleteEndpoint, ...), found with
    LookupEvents by event name and read with the event path's own translators (guardian.events), so a call
    names the resource exactly as its delivered event would have; the newest such call since the record was
    last seen alive (an app of the same name deleted yesterday ended an earlier life, not this one);
 3. nothing: the sweep's own time, an upper bound, and said so (:func:`only_found`: "stopped before <time>").
 
+The same DeleteApp history dates a stopped space none of whose apps says when it went (AWS forgets a deleted
+app after about a day): :meth:`Evidence.last_app_stop`, the last activity the stale-space rule counts from.
+And the call that created a resource says who made it (:meth:`Evidence.creation`: its CreateEndpoint,
+RunJobFlow...): the caller's role and source identity, read by the same translators, so a read-only scan of
+an account the guardian never watched attributes a resource exactly as its live event would have.
+
 Bounded and soft. LookupEvents is limited to 2 requests a second per account and region, and one sweep
 makes at most MAX_CALLS of them, paced: one paged lookup per event name (newest first, 50 a page) serves
-every resource of that kind the sweep finds gone, paged only as far back as the oldest one needs. An error
+every resource of that kind the sweep finds gone, paged only as far back as the oldest one needs. A scan, a
+one-off, may make SCAN_MAX_CALLS (a minute at that pace) and reports each call as it goes. An error
 (throttled, denied, CloudTrail unreachable) ends the lookups of this sweep and leaves the sweep's time; it
 never fails the sweep. CloudTrail shows a call some minutes after it is made: a stop just before a sweep
 may have no evidence yet, and is dated at the sweep.
@@ -23,20 +32,22 @@ may have no evidence yet, and is dated at the sweep.
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guardian.arns import canonical
+from guardian.arns import canonical, location_of, resource_path
 from guardian.aws import AwsClients
+from guardian.aws_fields import dig
 from guardian.events import CLOUDTRAIL_DETAIL_TYPE, CLOUDTRAIL_SOURCES, translate
 from guardian.kinds import Kind, is_gone
 from guardian.observability import MetricUnit, logger, metrics
-from guardian.resource import Observation, Resource
+from guardian.resource import Observation, Resource, Via, provenance_of
 
-PERMISSIONS = ("cloudtrail:LookupEvents",)
+PERMISSIONS = ("cloudtrail:LookupEvents", "elasticmapreduce:DescribeCluster")
 
 # The call, as CloudTrail names it, that ends a resource of each kind.
 ENDED_BY: dict[Kind, str] = {
@@ -49,12 +60,25 @@ ENDED_BY: dict[Kind, str] = {
     Kind.NOTEBOOK_INSTANCE: "DeleteNotebookInstance",
     Kind.EMR_CLUSTER: "TerminateJobFlows",
 }
+# The call, as CloudTrail names it, that creates a billable resource: its caller is the resource's creator.
+CREATED_BY: dict[Kind, str] = {
+    Kind.ENDPOINT: "CreateEndpoint",
+    Kind.EMR_CLUSTER: "RunJobFlow",
+    Kind.HYPERPOD_CLUSTER: "CreateCluster",
+    Kind.MLFLOW_TRACKING_SERVER: "CreateMlflowTrackingServer",
+    Kind.NOTEBOOK_INSTANCE: "CreateNotebookInstance",
+}
 MAX_CALLS = 10  # LookupEvents calls per sweep: 500 events, five seconds at the service's rate
+SCAN_MAX_CALLS = 120  # per scan (a one-off): 6,000 events, a minute at the service's rate
 PACE_SECONDS = 0.5  # LookupEvents allows 2 requests a second per account and region
 PAGE_SIZE = 50  # the most LookupEvents returns per call
 LOOKBACK = timedelta(days=90)  # how long CloudTrail's event history keeps a call
 SLACK = timedelta(minutes=1)  # CloudTrail stamps to the second; clocks drift
+# A resource's own creation time and its Create call's may differ by the time the service took to answer.
+CREATED_SLACK = timedelta(minutes=5)
 SWEEP_SOURCE = "sweep:"  # how a sweep's observations name their source (guardian.reconcile)
+# The guardian's own writes (guardian.recording): when it tagged a resource, or read its endpoint config.
+GUARDIANS_OWN = ("guardian-tag:", "describe:")
 _EVENTBRIDGE_SOURCES = {event_source: source for source, event_source in CLOUDTRAIL_SOURCES.items()}
 
 
@@ -68,16 +92,29 @@ class _Lookup:
     reached: datetime | None = None  # the oldest call seen: everything newer has been read
     ends: dict[str, datetime] = field(default_factory=dict)  # canonical ARN -> the newest call that ended it
     names: dict[tuple[Kind, str], datetime] = field(default_factory=dict)  # by name, for ARNs built from ids
+    spaces: dict[str, datetime] = field(default_factory=dict)  # a space's canonical ARN -> its newest DeleteApp
+    # What a Create call said of the resource it made (its creator), by canonical ARN and, for ARNs built from
+    # ids, by name: every such call read, of every life of a name.
+    created: dict[str, list[Observation]] = field(default_factory=dict)
+    created_names: dict[tuple[Kind, str], list[Observation]] = field(default_factory=dict)
 
 
 class Evidence:
     """What one sweep learns of when things ended. Made once per sweep: it holds the sweep's budget of
     LookupEvents calls and what they returned."""
 
-    def __init__(self, clients: AwsClients, now: datetime, max_calls: int | None = None) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        now: datetime,
+        max_calls: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """``progress`` hears (calls made, calls allowed) after each LookupEvents call."""
         self.clients = clients
         self.now = now
         self.max_calls = MAX_CALLS if max_calls is None else max_calls
+        self.progress = progress
         self.calls = 0
         self.failed: str | None = None
         self._lookups: dict[str, _Lookup] = {}
@@ -94,6 +131,8 @@ class Evidence:
             return observation  # a deletion the record already holds, of this life
         at, how = self._own_timestamp(observation, alive), "its own timestamp"
         if at is None:
+            at, how = self._described_end(existing, alive), "its own end time"
+        if at is None:
             at, how = self.ended_at(existing, alive), "CloudTrail"
         if at is None:
             at, how = observation.observed_at, "none: the sweep's time"
@@ -102,6 +141,18 @@ class Evidence:
             extra={"arn": existing.arn, "ended_at": at.isoformat(), "evidence": how, "last_seen": _iso(alive)},
         )
         return observation.model_copy(update={"fields": observation.fields | {"deleted_at": at}})
+
+    def last_app_stop(self, space: Resource) -> datetime | None:
+        """When an app of ``space`` was last deleted: the newest DeleteApp naming the space in CloudTrail's
+        history (the same paged lookup that dates missed app ends), or None when none is found in the budget.
+        What the sweep dates a stopped space by when none of the apps it holds says when they went."""
+        lookup = self._lookups.setdefault(ENDED_BY[Kind.APP], _Lookup(ENDED_BY[Kind.APP]))
+        while True:
+            at = lookup.spaces.get(canonical(space.arn))
+            if at is not None:  # pages come newest first: everything newer has been read
+                return at if at <= self.now + SLACK else None
+            if lookup.done or not self._next_page(lookup):
+                return None
 
     def ended_at(self, resource: Resource, since: datetime | None) -> datetime | None:
         """When the call that ended ``resource`` was made: the newest in CloudTrail's history after ``since``
@@ -122,15 +173,58 @@ class Evidence:
             if not self._next_page(lookup):
                 return None
 
+    def creation(self, resource: Resource) -> Observation | None:
+        """What the call that created ``resource`` (this life of it) told: the observation its event would have
+        made, with the caller as ``creator``. None when the kind has no such call, the resource is older than
+        CloudTrail's history, or the call is not found within the budget."""
+        event_name = CREATED_BY.get(resource.kind)
+        born = resource.created_at
+        if event_name is None or (born is not None and born < self.now - LOOKBACK):
+            return None
+        earliest = (born or self.now - LOOKBACK) - CREATED_SLACK
+        lookup = self._lookups.setdefault(event_name, _Lookup(event_name))
+        while True:
+            found = self._created(lookup, resource, earliest)
+            if found is not None:
+                return found
+            if lookup.done or (lookup.reached is not None and lookup.reached < earliest):
+                return None
+            if not self._next_page(lookup):
+                return None
+
+    @staticmethod
+    def _created(lookup: _Lookup, resource: Resource, earliest: datetime) -> Observation | None:
+        """The newest Create call read so far that made this life of ``resource`` (not a namesake's before it)."""
+        calls = lookup.created.get(canonical(resource.arn), [])
+        if not calls and resource.kind is Kind.HYPERPOD_CLUSTER and resource.name:
+            calls = lookup.created_names.get((resource.kind, resource.name), [])
+        latest = resource.created_at + CREATED_SLACK if resource.created_at else None
+        fitting = [c for c in calls if c.observed_at >= earliest and (latest is None or c.observed_at <= latest)]
+        return max(fitting, key=lambda c: c.observed_at, default=None)
+
     def _own_timestamp(self, observation: Observation, alive: datetime | None) -> datetime | None:
         """A resource listed in a gone state was last modified by the call that ended it."""
-        modified = observation.fields.get("last_modified_at")
-        if not isinstance(modified, datetime):
+        return self._plausible(observation.fields.get("last_modified_at"), alive)
+
+    def _described_end(self, resource: Resource, alive: datetime | None) -> datetime | None:
+        """When an EMR cluster ended, as it says itself (one DescribeCluster; an error is no evidence)."""
+        if resource.kind is not Kind.EMR_CLUSTER:
             return None
-        modified = modified if modified.tzinfo else modified.replace(tzinfo=UTC)
-        if (alive is not None and modified < alive - SLACK) or modified > self.now + SLACK:
+        try:
+            cluster = self.clients("emr").describe_cluster(ClusterId=resource_path(resource.arn)[-1])["Cluster"]
+        except (ClientError, BotoCoreError) as error:
+            logger.info("cluster's end time unavailable", extra={"arn": resource.arn, "error": str(error)})
             return None
-        return modified
+        return self._plausible(dig(cluster, "Status", "Timeline", "EndDateTime"), alive)
+
+    def _plausible(self, moment: object, alive: datetime | None) -> datetime | None:
+        """``moment`` if it is a time between when the resource was last seen alive and now."""
+        if not isinstance(moment, datetime):
+            return None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if (alive is not None and moment < alive - SLACK) or moment > self.now + SLACK:
+            return None
+        return moment
 
     def _next_page(self, lookup: _Lookup) -> bool:
         """Read one more page of ``lookup``; False when none may be read (budget spent, an error)."""
@@ -157,6 +251,9 @@ class Evidence:
             self.failed = f"LookupEvents: {error}"
             logger.warning("sweep cannot look up missed ends: dated at the sweep", extra={"reason": self.failed})
             return False
+        finally:
+            if self.progress is not None:
+                self.progress(self.calls, self.max_calls)
         for event in page.get("Events", []):
             self._read(lookup, event)
         lookup.token = page.get("NextToken")
@@ -196,6 +293,11 @@ class Evidence:
             logger.debug("a CloudTrail record the sweep cannot read", extra={"error": str(error)[:200]})
             return
         for observation in translation.observations:
+            if "creator" in observation.fields:
+                lookup.created.setdefault(canonical(observation.arn), []).append(observation)
+                created_name = observation.fields.get("name")
+                if isinstance(created_name, str):
+                    lookup.created_names.setdefault((observation.kind, created_name), []).append(observation)
             if not is_gone(observation.fields.get("state")):
                 continue
             at = observation.fields.get("deleted_at") or observation.observed_at
@@ -204,6 +306,10 @@ class Evidence:
             name = observation.fields.get("name")
             if isinstance(name, str):
                 lookup.names[(observation.kind, name)] = max(lookup.names.get((observation.kind, name), at), at)
+            space_name, domain_id = observation.fields.get("studio_space"), observation.fields.get("domain_id")
+            if observation.kind is Kind.APP and isinstance(space_name, str) and isinstance(domain_id, str):
+                space = canonical(location_of(observation.arn).space(domain_id, space_name))
+                lookup.spaces[space] = max(lookup.spaces.get(space, at), at)
 
 
 def only_found(at: datetime | None, version: str | None) -> bool:
@@ -219,11 +325,20 @@ def only_found(at: datetime | None, version: str | None) -> bool:
 
 
 def _last_seen(record: Resource) -> datetime | None:
-    """When anything was last observed of a record not yet known gone: it was alive then."""
-    stamps = [v.partition("#")[0] for v in record.versions.values() if v]
+    """When anything was last observed of a record not yet known gone: it was alive then. Only what AWS said
+    of the resource counts (its events, the sweep's list and describe), not the guardian's own doings, stamped
+    when it did them: its ownership tags, an endpoint's config described. Those may come after the resource
+    ended (its creation's event retried or delivered late, replayed; AddTags and a config outlive it): taken
+    for a sign of life, they made the call that really ended it look like an earlier life's, and the end was
+    dated at the sweep, its orphan check due a grace later (tests/integration/test_event_chaos.py)."""
+    stamps = [
+        seen.at
+        for seen in map(provenance_of, record.versions.values())
+        if seen and seen.via is not Via.TAG and not seen.source_id.startswith(GUARDIANS_OWN)
+    ]
     if not stamps:
         return record.described_at or record.created_at or record.first_seen_at
-    return datetime.fromisoformat(max(stamps).replace("Z", "+00:00"))
+    return max(stamps)
 
 
 def _iso(value: datetime | None) -> str | None:

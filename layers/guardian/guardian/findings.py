@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from guardian.attribution import confidence
 from guardian.cost import HOURS_PER_MONTH, Cost
 from guardian.resource import Resource
 from guardian.rules.base import Detection, iso
@@ -60,6 +61,36 @@ class AuditEntry(BaseModel):
     actor: str = "guardian"
 
 
+class FindingAttribution(BaseModel):
+    """Why the finding names its owner: the source that decided, how far it can be trusted ("strong": Studio's
+    auto-tags, the Studio API, CloudTrail's source identity; "weak": an execution role, the guardian's own tag;
+    "none"), what every source said, and where sources disagree."""
+
+    source: str
+    confidence: str
+    owner: str | None = None
+    evidence: list[str] = Field(default_factory=list)
+    conflicts: list[str] = Field(default_factory=list)
+
+
+def attribution_of(resource: Resource) -> FindingAttribution:
+    attribution, creator = resource.attribution, resource.creator
+    notes = [note for note in attribution.notes if not note.startswith("conflict:")]
+    if creator is not None and creator.event_name:
+        by = creator.principal_arn or creator.role_arn or "an unknown caller"
+        notes.append(
+            f"cloudtrail: {creator.event_name} by {by}"
+            + (f", source identity {creator.source_identity}" if creator.source_identity else "")
+        )
+    return FindingAttribution(
+        source=attribution.source.value,
+        confidence=confidence(attribution.source),
+        owner=attribution.owner,
+        evidence=notes,
+        conflicts=[note for note in attribution.notes if note.startswith("conflict:")],
+    )
+
+
 class Finding(BaseModel):
     id: str
     rule: str
@@ -80,9 +111,14 @@ class Finding(BaseModel):
     summary: str
     severity: str
     evidence: dict[str, Any] = Field(default_factory=dict)
+    attribution: FindingAttribution | None = None  # None: a finding stored before it was recorded
     cost_basis: str = ""
     segments: list[CostSegment] = Field(default_factory=list)
-    notified_at: datetime | None = None
+    notified_at: datetime | None = None  # a message about it went out (it may have reached nobody)
+    # The first notice delivered to a person who can act (a Slack post answered 2xx, an email to a confirmed
+    # subscription): remediation's grace counts from here, never from an attempt.
+    reached_at: datetime | None = None
+    delivery_state: str | None = None  # "delivered", "awaiting-confirmation", "unreachable" (owner has no channel)
     notified_hourly: float | None = None
     snoozed_until: datetime | None = None
     snooze_reason: str | None = None
@@ -118,7 +154,14 @@ class Finding(BaseModel):
             if segment.hourly is None:
                 return None
             total += Decimal(str(segment.hourly)) * Decimal(overlap) / Decimal(3600)
+        if not total and self._unpriced_at(start):
+            return None  # nothing accrued yet at an unknown price: unknown, not $0
         return float(total.quantize(CENT, rounding=ROUND_HALF_UP))
+
+    def _unpriced_at(self, moment: datetime) -> bool:
+        """Whether the price in force at ``moment`` is unknown."""
+        in_force = [s for s in self.segments if s.start <= moment] or self.segments[:1]
+        return bool(in_force) and in_force[-1].hourly is None
 
     @property
     def private(self) -> bool:
@@ -151,9 +194,12 @@ class Finding(BaseModel):
             "severity": self.severity,
             "summary": self.summary,
             "evidence": self.evidence | {"cost_basis": self.cost_basis},
+            "attribution": self.attribution.model_dump() if self.attribution else None,
             "snoozed_until": iso(self.snoozed_until),
             "exempt_until": iso(self.exempt_until),
             "remediation": self.remediation,
+            "delivery_state": self.delivery_state,
+            "reached_at": iso(self.reached_at),
             "resolved_at": iso(self.resolved_at),
             "resolution": self.resolution,
         }
@@ -214,6 +260,7 @@ def opened(detection: Detection, cost: Cost, exemption: Exemption, now: datetime
         summary=detection.summary,
         severity=severity(cost.hourly),
         evidence=detection.evidence,
+        attribution=attribution_of(resource),
         cost_basis=cost.basis,
         segments=[CostSegment(start=detection.since, hourly=_float(cost.hourly))],
         exempt_until=exemption.until,
@@ -237,7 +284,15 @@ def refreshed(
     audit: list[AuditEntry] = []
     if finding.status is Status.RESOLVED:
         reopened, _ = opened(detection, cost, exemption, now)
-        reopened = reopened.model_copy(update={"version": finding.version + 1, "revision": finding.revision})
+        update: dict[str, Any] = {"version": finding.version + 1, "revision": finding.revision}
+        if reopened.status is Status.OPEN and _snooze_holds(finding, now):
+            # Only its condition had ended (the space ran a while): the owner's snooze of the resource stands.
+            update |= {
+                "status": Status.SNOOZED,
+                "snoozed_until": finding.snoozed_until,
+                "snooze_reason": finding.snooze_reason,
+            }
+        reopened = reopened.model_copy(update=update)
         return reopened, [
             AuditEntry(
                 at=now,
@@ -257,6 +312,7 @@ def refreshed(
         "owner_arn": resource.owner_arn,
         "space": resource.space,
         "space_arn": resource.space_arn,
+        "attribution": attribution_of(resource),
     }
     hourly = _float(cost.hourly)
     segments = list(finding.segments)
@@ -287,6 +343,11 @@ def refreshed(
         )
         updated = updated.model_copy(update={"version": updated.version + 1, "notified_hourly": hourly})
     return updated, audit
+
+
+def _snooze_holds(finding: Finding, now: datetime) -> bool:
+    """A resolved finding's snooze still to run, on the same resource (not one that went: a namesake is new)."""
+    return finding.snoozed_until is not None and finding.snoozed_until > now and not stopped_billing(finding)
 
 
 def _cost_doubled(finding: Finding) -> bool:
@@ -329,12 +390,35 @@ def snoozed(
     return updated.model_copy(update={"snoozed_until": until, "snooze_reason": reason, "remediation": None}), [entry]
 
 
-def notified(finding: Finding, now: datetime, channel: str) -> tuple[Finding, list[AuditEntry]]:
+# Finding.delivery_state: whether whoever must act (its owner; the team, for what nobody owns) was reached.
+DELIVERED = "delivered"  # a notice reached them (reached_at says when first)
+AWAITING_CONFIRMATION = "awaiting-confirmation"  # held: the owner's email subscription is not confirmed yet
+UNREACHABLE = "unreachable"  # no channel reaches the owner (no address, no Slack; or only a refused webhook)
+
+
+def notified(finding: Finding, now: datetime, channel: str, reached: bool = True) -> tuple[Finding, list[AuditEntry]]:
+    """A message about it went out on ``channel``; ``reached``: it was delivered to a person (Slack answered
+    2xx, the email went to a confirmed subscription), so grace before any action counts from the first such."""
+    reason = f"sent via {channel}" + ("" if reached else ", which reached nobody")
     if finding.status is Status.OPEN:
-        updated, entry = moved(finding, Status.NOTIFIED, now, "notified", f"sent via {channel}")
+        updated, entry = moved(finding, Status.NOTIFIED, now, "notified", reason)
     else:
-        updated, entry = finding, AuditEntry(at=now, action="notified", reason=f"sent via {channel}")
-    return updated.model_copy(update={"notified_at": now, "notified_hourly": finding.hourly_cost_usd}), [entry]
+        updated, entry = finding, AuditEntry(at=now, action="notified", reason=reason)
+    changes: dict[str, Any] = {"notified_at": now, "notified_hourly": finding.hourly_cost_usd}
+    if reached:
+        changes |= {"reached_at": finding.reached_at or now, "delivery_state": DELIVERED}
+    elif finding.reached_at is None and finding.delivery_state is None:
+        changes["delivery_state"] = UNREACHABLE
+    return updated.model_copy(update=changes), [entry]
+
+
+def held(finding: Finding, now: datetime, state: str, reason: str) -> tuple[Finding, list[AuditEntry]]:
+    """A message about it is kept until its owner can be reached (``state``: AWAITING_CONFIRMATION or
+    UNREACHABLE); a finding whose owner was reached before stays DELIVERED."""
+    entry = AuditEntry(at=now, action="message held", reason=reason)
+    if finding.reached_at is not None or finding.delivery_state == state:
+        return finding, [entry]
+    return finding.model_copy(update={"delivery_state": state}), [entry]
 
 
 def _float(value: Decimal | None) -> float | None:

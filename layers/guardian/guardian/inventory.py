@@ -7,6 +7,13 @@ key by key. Merging is therefore commutative, associative and idempotent: any pe
 observations, with duplicates, yields the same record, and an older event never overwrites newer state.
 Writes are conditional on the revision read, so concurrent updates of one item retry, never clobber.
 
+Absent is not zero (:func:`merge` is the one place this is decided). An observation that lacks a field, or
+carries it as None or empty, says nothing about it: the value known stays, whatever the observation's time.
+AWS sends partial and repeated events (an endpoint state change without its variants, say), and a silence
+must not read as "none". Only the resource's own describe (:attr:`Observation.authoritative`, via the
+sweep) may report a field as empty, or a map as complete, and so replace what was known. Each value keeps
+where and when it came from in its version (:meth:`Resource.provenance`).
+
 Time is bounded: an observation stamped later than the guardian's clock (plus AHEAD) is ranked as if made
 at that moment (:func:`bounded`), whatever path it came by. An event's time is checked when it is parsed
 (clock.implausible), but a sweep's describe response, say, is not: a stamp from the future would otherwise
@@ -22,7 +29,7 @@ from typing import Any, Protocol
 from guardian import clock
 from guardian.kinds import GONE, Kind
 from guardian.observability import logger
-from guardian.resource import KEYED_FIELDS, Observation, Resource
+from guardian.resource import KEYED_FIELDS, Observation, Resource, Via
 
 MAX_WRITE_ATTEMPTS = 8
 # How far past the guardian's clock an observation's stamp still counts as it is. AWS stamps events to the
@@ -91,7 +98,10 @@ def merge(current: Resource | None, observation: Observation, now: datetime | No
     )
     versions = dict(record.get("versions") or {})
     version = observation.version
+    authoritative = observation.authoritative
     for name, value in observation.fields.items():
+        if _silent(value) and not authoritative:
+            continue  # absent is not zero: only the describe may say a field is empty
         if _wins(version, value, versions.get(name), record.get(name)):
             record[name] = value
             versions[name] = version
@@ -99,7 +109,13 @@ def merge(current: Resource | None, observation: Observation, now: datetime | No
         incoming = getattr(observation, map_name)
         if incoming is not None:
             record[map_name] = _merge_map(
-                map_name, record.get(map_name) or {}, incoming, observation.complete_maps, version, versions
+                map_name,
+                record.get(map_name) or {},
+                incoming,
+                observation.complete_maps,
+                version,
+                versions,
+                authoritative,
             )
     record["versions"] = versions
     if record.get("first_seen_at") and observation.observed_at < record["first_seen_at"]:
@@ -114,11 +130,13 @@ def _merge_map(
     complete: bool,
     version: str,
     versions: dict[str, str],
+    authoritative: bool,
 ) -> dict[str, Any]:
     """Merge a map key by key (and a group attribute by attribute), each with its own version.
 
     A complete map (a sweep's full tag set) also removes keys it lacks, and remembers its version so a
     key that an older partial observation still carries is not brought back: merging stays commutative.
+    A group attribute an event carries as None says nothing (a tag's empty value is a value).
     """
     merged = {key: dict(value) if isinstance(value, dict) else value for key, value in held.items()}
     snapshot_slot = f"{map_name}#complete"
@@ -131,6 +149,8 @@ def _merge_map(
             group = merged.get(key) or {"name": key}
             for attr, attr_value in value.items():
                 attr_slot = f"{slot}.{attr}"
+                if _silent(attr_value) and not authoritative:
+                    continue
                 if _wins(version, attr_value, versions.get(attr_slot), group.get(attr)):
                     group[attr] = attr_value
                     versions[attr_slot] = version
@@ -144,7 +164,15 @@ def _merge_map(
         for key in [k for k in merged if k not in incoming]:
             if versions.get(f"{map_name}.{key}", "") < version:
                 del merged[key]
+                # Its slots go too (the snapshot's version keeps it out): the item does not keep what it lost.
+                for slot in [s for s in versions if s == f"{map_name}.{key}" or s.startswith(f"{map_name}.{key}.")]:
+                    del versions[slot]
     return merged
+
+
+def _silent(value: Any) -> bool:
+    """What an observation carries when it does not know: nothing, or an empty value."""
+    return value is None or (isinstance(value, str | list | tuple | dict) and not value)
 
 
 def _wins(version: str, value: Any, held_version: str | None, held_value: Any) -> bool:
@@ -245,6 +273,7 @@ def gone_observation(record: Resource, at: datetime, source_id: str, origin: str
         observed_at=at,
         source_id=source_id,
         origin=origin,
+        via=Via.DESCRIBE,  # the sweep's list no longer names it
         fields={"state": GONE, "deleted_at": record.deleted_at or at},
     )
 

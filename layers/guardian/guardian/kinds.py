@@ -26,22 +26,23 @@ BILLABLE_OUTSIDE_SPACE = frozenset(
     }
 )
 
-# Kinds onto which the guardian writes its ownership tags. Domains and user profiles are the
-# owners themselves; apps inherit from their space and are short-lived.
-TAGGABLE = BILLABLE_OUTSIDE_SPACE | {Kind.SPACE}
+# Kinds onto which the guardian writes its ownership tags. Domains and user profiles are the owners
+# themselves. Apps are tagged too, short-lived as they are: remediation acts on them, and its IAM role may
+# act only on what carries the guardian's tag (an aws:ResourceTag condition reads the app's own tags).
+TAGGABLE = BILLABLE_OUTSIDE_SPACE | {Kind.SPACE, Kind.APP}
 
 # The state the guardian records when a resource is gone. Each service spells "gone" its own way;
 # the inventory uses one word so queries and rules need not know them all.
 GONE = "Deleted"
 
-# States, per kind, in which a resource no longer exists or no longer bills.
+# States, per kind, in which a resource no longer exists or no longer bills. Not Delete_Failed: a space
+# whose deletion failed still exists, and it and its volume still bill.
 _GONE_STATES = {
     "Deleted",
     "Deleting",
     "TERMINATED",
     "TERMINATED_WITH_ERRORS",
     "TERMINATING",
-    "Delete_Failed",
 }
 _STOPPED_STATES = {"Stopped", "Stopping"}
 
@@ -84,6 +85,7 @@ _LIFECYCLE_RANK = {
     "Stopped": 6,
     "Deleting": 7,
     "TERMINATING": 7,
+    "Delete_Failed": 8,  # a deletion that failed comes after it began
     "Deleted": 8,
     "TERMINATED": 8,
     "TERMINATED_WITH_ERRORS": 8,

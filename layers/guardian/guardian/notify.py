@@ -13,6 +13,13 @@ instead, and `guardian redeliver` reads the batch again from the stream.
 
 Privacy: a finding about a private space (or about a known owner's resource whose space is unknown) goes
 to its owner only; the team sees such findings counted, not named, unless the stack allows names.
+
+Reached, not attempted: a finding is marked reached (``reached_at``, from which remediation's grace counts)
+only by a message delivered to a person (channels.py). An owner no channel reaches (no address, no Slack) is
+unreachable: the team is told at once, one message per owner ("alice has no address: 2 findings,
+$9.40/day", naming nobody in a private space unless the stack allows names), and their messages are held;
+an owner whose email subscription awaits confirmation has their email held. Held messages go out once the
+owner can be reached (held.py, on the notify function's HeldMessages schedule).
 """
 
 import json
@@ -30,10 +37,10 @@ from guardian import clock
 from guardian import findings as lifecycle
 from guardian.channels import OWNER_PERMISSIONS, Audience, DeliveryFailed
 from guardian.delivery import PERMISSIONS as DELIVERY_PERMISSIONS
-from guardian.delivery import Effect, send_once
-from guardian.findings import AuditEntry, Finding, Status
+from guardian.delivery import Effect, Outcome, send_once
+from guardian.findings import AWAITING_CONFIRMATION, UNREACHABLE, AuditEntry, Finding, Status
 from guardian.findings_store import FindingChange, write_finding
-from guardian.messages import Context, Message, aggregate, render
+from guardian.messages import Context, Message, aggregate, render, unreachable
 from guardian.notices import Notice, NoticeKind, notice_for
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.runtime import Guardian
@@ -230,43 +237,113 @@ def _groups(notices: list[tuple[str, Notice]], settings: Settings) -> list[_Pend
 def _send(
     guardian: Guardian, pending: _Pending, now: datetime, deadline: datetime | None, report: NotifyReport
 ) -> None:
-    context = Context.for_stack(guardian.settings, now)
-    audience = pending.audience
-
-    def compose(notices: list[Notice]) -> Message:
-        return aggregate(notices, context) if pending.aggregated else render(notices, context)
-
-    def settle(channel: str, notice: Notice) -> Effect:
-        return Effect(notice.finding.id, _told(notice, audience, channel, now))
-
     # The same state of a finding may come in several records (the stream delivers at least once): one item.
     by_key: dict[str, Notice] = {}
     records: dict[str, list[str]] = defaultdict(list)
     for notice, sequence in zip(pending.notices, pending.records, strict=True):
         by_key.setdefault(notice.key, notice)
         records[notice.key].append(sequence)
-    outcome = send_once(guardian, audience, list(by_key.items()), compose, now, settle, deadline)
+    outcome = tell(guardian, pending.audience, by_key, now, deadline, aggregated=pending.aggregated)
     report.duplicates += outcome.duplicates
-    report.sent += [f"{channel} to {audience.name}: {subject}" for channel, subject, _ in outcome.sent]
-    for channel, key in outcome.recorded_before:
-        try:
-            _still_told(guardian, by_key[key], audience, channel, now)
-        except Exception as error:
-            outcome.failed.setdefault(key, f"not marked notified: {type(error).__name__}: {error}")
+    report.sent += [f"{channel} to {pending.audience.name}: {subject}" for channel, subject, _ in outcome.sent]
     for key, why in outcome.failed.items():
         for sequence in records[key]:
             report.failed_records.setdefault(sequence, why)
 
 
-def _told(notice: Notice, audience: Audience, channel: str, now: datetime) -> FindingChange:
+def tell(
+    guardian: Guardian,
+    audience: Audience,
+    by_key: dict[str, Notice],
+    now: datetime,
+    deadline: datetime | None,
+    aggregated: bool = False,
+    tell_team: bool = True,
+) -> Outcome[Notice]:
+    """Notices (by key) to one audience, once each per channel: each finding marked as its messages went
+    (reached or not); an owner's messages held while nothing reaches them, and, when no channel does, the
+    team told (unless ``tell_team`` is off: it was told when they were first held). Every key that must be
+    tried again is in the outcome's ``failed``."""
+    context = Context.for_stack(guardian.settings, now)
+
+    def compose(notices: list[Notice]) -> Message:
+        return aggregate(notices, context) if aggregated else render(notices, context)
+
+    def settle(channel: str, notice: Notice, reached: bool) -> Effect:
+        return Effect(notice.finding.id, _told(notice, audience, channel, now, reached))
+
+    def keep(why: str, notice: Notice) -> tuple[dict[str, Any], Effect]:
+        document = {"kind": notice.kind.value, "finding": notice.finding.id, "version": notice.finding.version}
+        return document, Effect(notice.finding.id, _held(audience, why, now))
+
+    owner = audience.owner
+    outcome = send_once(
+        guardian, audience, list(by_key.items()), compose, now, settle, deadline, keep if owner else None
+    )
+    for channel, key in outcome.recorded_before:
+        try:
+            _still_told(guardian, by_key[key], audience, channel, now, key in outcome.reached)
+        except Exception as error:
+            outcome.failed.setdefault(key, f"not marked notified: {type(error).__name__}: {error}")
+    if owner and outcome.unreachable and tell_team:
+        news = {key: n for key, n in by_key.items() if key in outcome.held and _news_for(n, audience)}
+        told = tell_team_unreachable(guardian, owner, news, now, deadline)  # its own log line says what went
+        for key, why in told.failed.items():
+            outcome.failed.setdefault(key.removeprefix("unreachable#"), why)
+    return outcome
+
+
+def tell_team_unreachable(
+    guardian: Guardian, owner: str, news: dict[str, Notice], now: datetime, deadline: datetime | None
+) -> Outcome[Notice]:
+    """One message to the team: this owner cannot be reached, what of theirs is waiting, and how to fix it
+    (once per notice: ``news`` by notice key, each sent under "unreachable#<key>"). Private spaces' owners are
+    not named unless the stack allows names. Each finding is marked unreachable with it (unless its owner was
+    reached before)."""
+    if not news:
+        return Outcome()
+    settings = guardian.settings
+    named = settings.allow_private_names or not any(n.private for n in news.values())
+    context = Context.for_stack(settings, now)
+
+    def compose(notices: list[Notice]) -> Message:
+        return unreachable(owner if named else None, [n.finding for n in notices], context, settings.tag_prefix)
+
+    def settle(channel: str, notice: Notice, reached: bool) -> Effect:
+        told = AuditEntry(at=now, action="team told", reason=f"{owner} cannot be reached: via {channel} to the team")
+
+        def change(current: Finding) -> tuple[Finding, list[AuditEntry]]:
+            if current.reached_at is None and current.delivery_state is None:
+                current = current.model_copy(update={"delivery_state": UNREACHABLE})
+            return current, [told]
+
+        return Effect(notice.finding.id, change)
+
+    items = [(f"unreachable#{key}", notice) for key, notice in news.items()]
+    return send_once(guardian, Audience(None), items, compose, now, settle, deadline)
+
+
+def _held(audience: Audience, why: str, now: datetime) -> FindingChange:
+    """What holding a message changes in its finding: its delivery state, and an audit entry saying why."""
+    if why == AWAITING_CONFIRMATION:
+        reason = f"{audience.owner}'s email subscription awaits confirmation: the email goes once it is confirmed"
+    else:
+        reason = (
+            f"no channel reaches {audience.owner} (no email address, no Slack): the team is told; kept until one does"
+        )
+    return lambda current: lifecycle.held(current, now, why, reason)
+
+
+def _told(notice: Notice, audience: Audience, channel: str, now: datetime, reached: bool) -> FindingChange:
     """What a message changes in its finding, written with its delivery record: every message is in the
     finding's audit trail; the first that tells whoever must act marks it notified (its owner, or the team
-    for what nobody owns), unless it was snoozed, exempted or resolved since."""
+    for what nobody owns), unless it was snoozed, exempted or resolved since; and reached, if it was
+    delivered to a person."""
     how = f"{channel} to {audience.name}"
 
     def change(current: Finding) -> tuple[Finding, list[AuditEntry]]:
         if _news_for(notice, audience) and current.status in (Status.OPEN, Status.NOTIFIED):
-            return lifecycle.notified(current, now, how)
+            return lifecycle.notified(current, now, how, reached)
         return current, [AuditEntry(at=now, action="message sent", reason=f"{notice.kind.value} via {how}")]
 
     return change
@@ -277,17 +354,19 @@ def _news_for(notice: Notice, audience: Audience) -> bool:
     return tells_owner and notice.kind in (NoticeKind.OPENED, NoticeKind.CHANGED)
 
 
-def _still_told(guardian: Guardian, notice: Notice, audience: Audience, channel: str, now: datetime) -> None:
+def _still_told(
+    guardian: Guardian, notice: Notice, audience: Audience, channel: str, now: datetime, reached: bool
+) -> None:
     """A delivery recorded before: its finding was marked with it, unless the record was written otherwise
     (before the two were one transaction). Re-derived: still open at the version that was told, it is marked
-    now; not sent again."""
+    now (reached as the record says); not sent again."""
     if not _news_for(notice, audience):
         return
     how = f"{channel} to {audience.name}"
 
     def change(current: Finding) -> tuple[Finding, list[AuditEntry]]:
         if current.status is Status.OPEN and current.version == notice.finding.version:
-            return lifecycle.notified(current, now, how)
+            return lifecycle.notified(current, now, how, reached)
         return current, []
 
     current = guardian.findings.get(notice.finding.id)

@@ -1,6 +1,9 @@
 """The span of time a report covers: an ISO week that begins at Monday midnight in a time zone, or the
 last N days up to now; the period before it (what the report compares against); and its calendar days in
-its time zone (a day when daylight saving changes has 23 or 25 hours)."""
+its time zone (a day when daylight saving changes has 23 or 25 hours).
+
+A week in progress stops at now (``up_to``): no hour that has not happened is counted, no day that has not
+begun is listed, and it is compared with the week before up to the same point."""
 
 import re
 from dataclasses import dataclass
@@ -19,6 +22,7 @@ class Period:
     start: datetime  # UTC
     end: datetime  # UTC, exclusive
     timezone: str = "UTC"
+    scheduled_end: datetime | None = None  # a period in progress: where it will end (``end`` is now)
 
     def __post_init__(self) -> None:
         zone(self.timezone)  # an unknown time zone is refused here, once, with a message that names it
@@ -45,11 +49,27 @@ class Period:
         end = now.astimezone(UTC)
         return cls(f"the {days} days to {end:%Y-%m-%d %H:%M} UTC", end - timedelta(days=days), end, timezone)
 
+    @property
+    def in_progress(self) -> bool:
+        return self.scheduled_end is not None
+
+    def up_to(self, now: datetime) -> "Period":
+        """This period, stopped at ``now`` if it has not ended yet (a week in progress); as it is otherwise."""
+        if not self.start < now < self.end:
+            return self
+        return Period(self.label, self.start, now.astimezone(UTC), self.timezone, scheduled_end=self.end)
+
     def previous(self) -> "Period":
-        """The week before an ISO week; otherwise the span of the same length that ends where this begins."""
+        """The week before an ISO week (a week in progress: that week up to the same point); otherwise the span
+        of the same length that ends where this begins."""
         if re.fullmatch(_ISO_WEEK, self.label):
             year, week, _ = (self.start.astimezone(ZoneInfo(self.timezone)).date() - WEEK).isocalendar()
-            return Period.iso_week(f"{year}-W{week:02d}", self.timezone)
+            before = Period.iso_week(f"{year}-W{week:02d}", self.timezone)
+            if not self.in_progress:
+                return before
+            local = ZoneInfo(self.timezone)
+            same_point = (self.end.astimezone(local) - WEEK).astimezone(UTC)  # the same local time, a week ago
+            return Period(f"{before.label} to the same point", before.start, same_point, self.timezone)
         length = self.end - self.start
         return Period(f"the {length.days} days before", self.start - length, self.start, self.timezone)
 

@@ -13,6 +13,7 @@ from guardian import (
     pricing,
     reconcile,
     recording,
+    refresh,
     remediation,
     scheduling,
     weekly,
@@ -40,7 +41,16 @@ def _remediation_mutations() -> tuple[str, ...]:
 
 
 FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
-    "IngestFunction": frozenset(TABLE + recording.PERMISSIONS + scheduling.PERMISSIONS),
+    # The event path also describes what an event changed but did not say how, and judges its rules.
+    "IngestFunction": frozenset(
+        TABLE
+        + recording.PERMISSIONS
+        + scheduling.PERMISSIONS
+        + refresh.PERMISSIONS
+        + _rules()
+        + metric_data.PERMISSIONS
+        + pricing.PERMISSIONS
+    ),
     "SweepFunction": frozenset(
         TABLE
         + recording.PERMISSIONS

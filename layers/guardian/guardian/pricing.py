@@ -1,7 +1,18 @@
 """Hourly on-demand prices: the AWS Price List API when deployed (cached), a bundled table of
-published us-east-1 prices offline and as a fallback. A price nobody knows is None, never 0."""
+published us-east-1 prices offline and as a fallback. A price nobody knows is None, never 0.
+
+How the AmazonSageMaker offer names what the guardian prices (each product's attributes):
+- hosting, notebook instances, Studio apps: ``instanceName`` is the type ("ml.m5.xlarge"), ``usagetype``
+  "<REGION>-Host:ml.m5.xlarge", "-Notebk:", "-Studio:" (``component`` "Hosting", "studio-jupyterlab", ...);
+- HyperPod: ``usagetype`` "<REGION>-Cluster:ml.g5.8xlarge", ``component`` "Cluster", ``instanceType``
+  "ml.g5.8xlarge-Cluster"; "-ReservedCluster:" is a different (reserved) offer and is never taken;
+- MLflow tracking servers: not documented anywhere we could read; products whose ``usagetype`` mentions
+  MLflow are searched and the one naming the server's size (Small, Medium, Large) is taken, so a rename
+  leaves the bundled table answering rather than a wrong price.
+"""
 
 import json
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from enum import StrEnum
@@ -25,8 +36,10 @@ class Usage(StrEnum):
     NOTEBOOK = "sagemaker-notebook"
     CANVAS = "sagemaker-canvas"
     HYPERPOD = "sagemaker-hyperpod"
-    MLFLOW = "sagemaker-mlflow"
+    MLFLOW = "sagemaker-mlflow"  # per tracking server, by size: Small, Medium, Large
+    PARTNER_APP = "sagemaker-partner-app"  # per app, by tier: no published price (see the bundled table)
     STORAGE = "sagemaker-storage"  # per GB-month
+    S3 = "s3-standard"  # per GB-month, S3 Standard's first tier
     EC2 = "ec2"
     EMR = "emr-uplift"
 
@@ -38,8 +51,17 @@ class PriceBook(Protocol):
 
 
 @cache
+def _bundled_document() -> dict[str, Any]:
+    """guardian/data's table: "prices", each row with its source and date; "unpriced", what no source priced."""
+    document: dict[str, Any] = json.loads(
+        resources.files("guardian").joinpath("data/prices_us_east_1.json").read_text()
+    )
+    return document
+
+
+@cache
 def _bundled_rows() -> dict[tuple[str, str, str], dict[str, Any]]:
-    document = json.loads(resources.files("guardian").joinpath("data/prices_us_east_1.json").read_text())
+    document = _bundled_document()
     return {(row["usage"], row["type"], document["region"]): row for row in document["prices"]}
 
 
@@ -62,6 +84,8 @@ _SAGEMAKER_USAGE_FAMILIES = {
     Usage.STUDIO: ("Studio",),
     Usage.HYPERPOD: ("Cluster",),
 }
+# How MLflow may be spelled in a usage type: CONTAINS is case-sensitive, so each is asked in turn.
+_MLFLOW_SPELLINGS = ("MLflow", "Mlflow", "mlflow", "MLFlow")
 
 
 class PriceListPrices:
@@ -106,22 +130,45 @@ class PriceListPrices:
                     "capacitystatus": "Used",
                 }
             return _first_hourly(self._products(service, filters), lambda attributes: True)
+        if usage is Usage.MLFLOW:
+            return self._mlflow(instance_type, region)
         families = _SAGEMAKER_USAGE_FAMILIES.get(usage)
         if not families:
-            return None  # Canvas, MLflow, storage: not priced per instance type; the bundled table has them
+            return None  # Canvas, storage, partner apps: not priced per instance type; the bundled table answers
 
         def matches(attributes: dict[str, Any]) -> bool:
-            family = attributes.get("usagetype", "").split("-", 1)[-1].split(":", 1)[0]
-            return family in families
+            family, _, named = attributes.get("usagetype", "").split("-", 1)[-1].partition(":")
+            # HyperPod is found by a substring of its usage type: the type must be the whole name after it.
+            return family in families and (usage is not Usage.HYPERPOD or named == instance_type)
 
+        if usage is Usage.HYPERPOD:
+            # By usage type: whether HyperPod products carry instanceName is not documented.
+            cluster = {"usagetype": f"-Cluster:{instance_type}"}
+            return _first_hourly(self._products("AmazonSageMaker", {"regionCode": region}, contains=cluster), matches)
         return _first_hourly(
             self._products("AmazonSageMaker", {"instanceName": instance_type, "regionCode": region}), matches
         )
 
-    def _products(self, service: str, filters: dict[str, str]) -> list[dict[str, Any]]:
+    def _mlflow(self, size: str, region: str) -> Decimal | None:
+        """A tracking server of this size: the first spelling of MLflow that finds products decides."""
+
+        def names_size(attributes: dict[str, Any]) -> bool:
+            words = re.split(r"[^a-z0-9]+", " ".join(str(v) for v in attributes.values()).lower())
+            return size.lower() in words
+
+        for spelling in _MLFLOW_SPELLINGS:
+            products = self._products("AmazonSageMaker", {"regionCode": region}, contains={"usagetype": spelling})
+            if products:
+                return _first_hourly(products, names_size)
+        return None
+
+    def _products(
+        self, service: str, filters: dict[str, str], contains: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
         request = {
             "ServiceCode": service,
-            "Filters": [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in filters.items()],
+            "Filters": [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in filters.items()]
+            + [{"Type": "CONTAINS", "Field": k, "Value": v} for k, v in (contains or {}).items()],
             "FormatVersion": "aws_v1",
         }
         products = []

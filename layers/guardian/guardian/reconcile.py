@@ -1,8 +1,12 @@
 """The sweep: list what really exists and repair what events missed, duplicated or reordered.
 
-Incremental by design: a resource whose list summary (status, last-modified time) and tags are
-unchanged since the last sweep is not described again, and tags come in bulk from the Resource Groups
-Tagging API, so a steady-state sweep costs list pages, not calls per resource. What follows from
+Incremental by design: a resource whose list summary (status, last-modified time, and what it shows of
+the cost: an instance type, a volume size) and tags are unchanged since the last sweep is not described
+again, and tags come in bulk from the Resource Groups Tagging API, so a steady-state sweep costs list pages
+and a bounded rolling re-describe, not calls per resource. What no list call shows (counts, EMR groups and
+fleets, an auto-termination policy) is caught by that re-describe: each sweep describes the
+oldest-described 1/REDESCRIBE_SWEEPS of each such kind again, so any drift is repaired within
+REDESCRIBE_SWEEPS sweeps (:func:`due_again`). What follows from
 changes (a space's activity, owners that depend on other records) is settled in one pass at the end,
 from the records in hand, rather than with a query per record.
 
@@ -22,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property, partial
+from math import ceil
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,21 +34,26 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guardian.arns import Location, canonical
 from guardian.attribution import Directory
 from guardian.aws_fields import digest
-from guardian.collectors import COLLECTORS, Collector, Listed
+from guardian.collectors import COLLECTORS, Collector, Listed, Summary, said
 from guardian.derive import SpaceActivity, derive, space_activity, with_activity
 from guardian.evidence import Evidence
 from guardian.inventory import gone_observation, rewrite
 from guardian.kinds import Kind, is_final, is_gone
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.recording import ensure_orphan_check, record, tag_if_missing
-from guardian.resource import Observation, Resource
+from guardian.resource import Observation, Resource, Via
+from guardian.rules.base import version_time
 from guardian.runtime import Guardian
 from guardian.tagging import TAGGED_RESOURCES_PERMISSIONS, Tags, tagged_resources
 
 # What the sweep calls beyond its collectors and recording: every tag, in bulk.
 PERMISSIONS = TAGGED_RESOURCES_PERMISSIONS
 
-# Describe again after this long even if the summary is unchanged (instance counts drift by resizes).
+# What no list call shows (instance counts, EMR groups and fleets, an auto-termination policy) drifts
+# unseen when no event says so: each sweep describes again the oldest-described 1/REDESCRIBE_SWEEPS of the
+# resources of each such kind, so each is described at least once every REDESCRIBE_SWEEPS sweeps while
+# the kind does not shrink, and in any case after REFRESH_AFTER.
+REDESCRIBE_SWEEPS = 6
 REFRESH_AFTER = timedelta(hours=24)
 # Do not call a resource gone that the event path recorded moments ago: lists are eventually consistent.
 VANISH_GRACE = timedelta(minutes=10)
@@ -54,6 +64,7 @@ class KindReport:
     listed: int = 0
     unchanged: int = 0
     described: int = 0
+    redescribed: int = 0  # of the described: unchanged in the list, described for what no list shows
     recorded: int = 0
     gone: int = 0
     errors: list[str] = field(default_factory=list)
@@ -88,6 +99,7 @@ class _Sweep:
     held: dict[str, Resource] = field(default_factory=dict)
     # Spaces an app of which the sweep listed but could not record: whether they run is not settled now.
     unsettled: set[str] = field(default_factory=set)
+    given_evidence: Evidence | None = None  # a scan's, with its own budget; else the sweep's (below)
 
     @property
     def source_id(self) -> str:
@@ -96,12 +108,13 @@ class _Sweep:
     @cached_property
     def evidence(self) -> Evidence:
         """When what the events missed ended (guardian.evidence), with this sweep's budget of lookups."""
-        return Evidence(self.guardian.clients, self.now)
+        return self.given_evidence or Evidence(self.guardian.clients, self.now)
 
 
-def reconcile(guardian: Guardian, now: datetime, location: Location) -> SweepReport:
+def reconcile(guardian: Guardian, now: datetime, location: Location, evidence: Evidence | None = None) -> SweepReport:
+    """``evidence``: CloudTrail's history as the caller budgets it (a scan's is larger than a sweep's)."""
     report = SweepReport(at=now)
-    sweep = _Sweep(guardian, now, location, _bulk_tags(guardian, report), report)
+    sweep = _Sweep(guardian, now, location, _bulk_tags(guardian, report), report, given_evidence=evidence)
     for collector in COLLECTORS:
         _sweep_kind(sweep, collector)
         if collector.kind in (Kind.DOMAIN, Kind.USER_PROFILE, Kind.SPACE):
@@ -169,16 +182,18 @@ def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
     except Exception as error:  # a kind that cannot be listed is skipped, and nothing of it marked gone
         report.errors.append(f"{collector.operation}: {error}")
         return
+    identified: list[tuple[Summary, Listed]] = []
     for summary in summaries:
         report.listed += 1
         try:
-            listed = collector.identify(summary, sweep.location)
+            identified.append((summary, collector.identify(summary, sweep.location)))
         except (KeyError, TypeError, ValueError) as error:
             report.errors.append(f"{collector.operation}: summary without {error}")
-            continue
+    due = due_again(collector, [canonical(listed.arn) for _, listed in identified], known)
+    for summary, listed in identified:
         arn = canonical(listed.arn)
         seen.add(arn)
-        swept = _isolated(sweep, report, arn, _sweep_listed, collector, listed, known.get(arn), report)
+        swept = _isolated(sweep, report, arn, _sweep_listed, collector, listed, known.get(arn), report, arn in due)
         if not swept and collector.kind is Kind.APP and summary.get("SpaceName"):
             sweep.unsettled.add(canonical(sweep.location.space(summary["DomainId"], summary["SpaceName"])))
     for arn, existing in known.items():
@@ -192,8 +207,27 @@ def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
             report.gone += 1
 
 
+def due_again(collector: Collector, listed: list[str], known: dict[str, Resource]) -> set[str]:
+    """The rolling re-describe: of a kind whose list may not show a change of what it costs (Collector.
+    list_shows_every_change), the oldest-described 1/REDESCRIBE_SWEEPS of those listed (at least one),
+    described again whatever their summary says. Each sweep takes the oldest; what it describes becomes the
+    youngest, so a resource waits at most REDESCRIBE_SWEEPS sweeps while the kind does not shrink."""
+    if collector.list_shows_every_change or not listed:
+        return set()
+    described = sorted(
+        (known[arn].described_at, arn) for arn in listed if arn in known and known[arn].described_at is not None
+    )
+    share = ceil(len(listed) / REDESCRIBE_SWEEPS)
+    return {arn for _, arn in described[:share]}
+
+
 def _sweep_listed(
-    sweep: _Sweep, collector: Collector, listed: Listed, existing: Resource | None, report: KindReport
+    sweep: _Sweep,
+    collector: Collector,
+    listed: Listed,
+    existing: Resource | None,
+    report: KindReport,
+    due: bool = False,
 ) -> bool:
     """Record what a listed resource calls for; False if it could not be (and it was said why)."""
     arn = canonical(listed.arn)
@@ -204,7 +238,7 @@ def _sweep_listed(
         return False
     resource_tags = sweep.tags.get(arn, {}) if sweep.tags is not None else None
     described_before = len(report.errors)
-    observation = _observe(sweep, collector, listed, existing, resource_tags, report)
+    observation = _observe(sweep, collector, listed, existing, resource_tags, report, due)
     if observation is not None:
         _record(sweep, observation)
         report.recorded += 1
@@ -226,8 +260,10 @@ def _observe(
     existing: Resource | None,
     tags: Tags | None,
     report: KindReport,
+    due: bool = False,
 ) -> Observation | None:
-    """The observation a listed resource calls for, or None when nothing changed since the last sweep."""
+    """The observation a listed resource calls for, or None when nothing changed since the last sweep
+    (and it is not ``due`` again: the rolling re-describe)."""
     held_summary, _, held_tags = (existing.fingerprint or "").partition("|") if existing else ("", "", "")
     summary_print = digest(listed.fingerprint)
     tags_print = digest(tags) if tags is not None else held_tags  # no bulk tags: keep what was known
@@ -235,6 +271,9 @@ def _observe(
         existing is not None and existing.described_at is not None and sweep.now - existing.described_at < REFRESH_AFTER
     )
     summary_changed = existing is None or not fresh or held_summary != summary_print
+    if due and not summary_changed:
+        report.redescribed += 1
+        summary_changed = True
     if not summary_changed and held_tags == tags_print:
         report.unchanged += 1
         return None
@@ -246,7 +285,7 @@ def _observe(
         except (ClientError, BotoCoreError, KeyError) as error:
             report.errors.append(f"{listed.arn}: {error}")
             return None
-        fields |= {k: v for k, v in described.items() if v is not None} | {"described_at": sweep.now}
+        fields |= said(collector, described) | {"described_at": sweep.now}
         report.described += 1
     return Observation(
         arn=listed.arn,
@@ -254,6 +293,7 @@ def _observe(
         observed_at=sweep.now,
         source_id=sweep.source_id,
         origin="sweep",
+        via=Via.DESCRIBE,
         fields=fields,
         tags=tags,
         groups=groups,
@@ -275,10 +315,37 @@ def _settle_space_activity(sweep: _Sweep) -> int:
     for space in [r for r in sweep.held.values() if r.kind is Kind.SPACE and not is_gone(r.state)]:
         if space.arn in sweep.unsettled:
             continue
-        # A space no app was ever seen for is stopped (since an unknown time).
-        activity = space_activity(apps[space.arn]) or SpaceActivity(False, None, version)
+        # A space no app is held for is stopped. Since when, its record keeps (its apps' records expire):
+        # a silence is not news.
+        activity = space_activity(apps[space.arn]) or SpaceActivity(False, _stopped_at(space), version)
+        activity = _isolated(sweep, report, space.arn, _date_unknown_stop, space, activity) or activity
         updated += bool(_isolated(sweep, report, space.arn, _settle_space, space, activity))
     return updated
+
+
+def _stopped_at(space: Resource) -> datetime | None:
+    return space.activity_at if space.running is False else None
+
+
+def _date_unknown_stop(sweep: _Sweep, space: Resource, activity: SpaceActivity) -> SpaceActivity:
+    """A space found stopped with no app saying when: dated by CloudTrail's newest DeleteApp of the space
+    (guardian.evidence, within the sweep's budget), once, when it is first found so; else left unknown
+    (the stale-space rule then counts from this sweep, never from the space's creation)."""
+    if activity.running or activity.at is not None or (space.running is False and space.activity_at is None):
+        return activity
+    at = sweep.evidence.last_app_stop(space)
+    # Not the stop of an earlier life than the run the guardian saw, nor the stop it already knew of.
+    if space.running:
+        alive = version_time(space.activity_version)
+        earlier = at is not None and alive is not None and at < alive
+    else:
+        earlier = at is not None and space.activity_at is not None and at <= space.activity_at
+    if at is None or earlier:
+        return activity
+    logger.info(
+        "sweep dated a stopped space", extra={"arn": space.arn, "stopped_at": at.isoformat(), "evidence": "CloudTrail"}
+    )
+    return SpaceActivity(False, at, activity.version)
 
 
 def _settle_space(sweep: _Sweep, space: Resource, activity: SpaceActivity) -> bool:

@@ -18,7 +18,7 @@ from guardian.inventory import Applied, apply, rewrite
 from guardian.kinds import TAGGABLE, Kind, is_billing, is_gone
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.resolution import resolve_findings_of
-from guardian.resource import Observation, Resource
+from guardian.resource import Observation, Resource, Via
 from guardian.rules.base import version_time
 from guardian.runtime import Guardian
 from guardian.scheduling import ensure_check
@@ -38,6 +38,7 @@ class Outcome:
     resource: Resource
     changed: bool
     tagged: tuple[str, ...] = ()
+    first_sighting: bool = False  # the guardian held no record of it before (guardian.judging)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +61,7 @@ def record(guardian: Guardian, observation: Observation, now: datetime, follow_u
         _follow_up(guardian, applied, observation, now)
     after = _describe_endpoint_config(guardian, applied.after, now)
     tagged, after = tag_if_missing(guardian, after, now)
-    return Outcome(after, changed=applied.changed, tagged=tuple(sorted(tagged)))
+    return Outcome(after, changed=applied.changed, tagged=tuple(sorted(tagged)), first_sighting=applied.before is None)
 
 
 def _follow_up(guardian: Guardian, applied: Applied, observation: Observation, now: datetime) -> None:
@@ -116,6 +117,7 @@ def refresh_space(guardian: Guardian, space_arn: str, cause: Observation, now: d
             observed_at=cause.observed_at,
             source_id=cause.source_id,
             origin=f"{cause.origin} (space of app)",
+            via=cause.via,
             fields={"name": name, "domain_id": domain_id},
         )
         _apply(guardian, stub, now)
@@ -186,6 +188,7 @@ def _describe_endpoint_config(guardian: Guardian, endpoint: Resource, now: datet
         observed_at=now,
         source_id=f"describe:{config}",
         origin="DescribeEndpointConfig",
+        via=Via.DESCRIBE,
         fields={"config_described": config},
         groups=variant_groups(described["ProductionVariants"], with_counts=False),
     )
@@ -203,8 +206,11 @@ def variant_groups(variants: list[dict[str, Any]], with_counts: bool) -> dict[st
             group |= {"serverless": True, "instance_type": "serverless"}
         elif "InstanceType" in variant:
             group["serverless"] = False
-        if with_counts:
-            group["instance_count"] = int(variant.get("CurrentInstanceCount", variant.get("InitialInstanceCount", 0)))
+        count = variant.get("CurrentInstanceCount")
+        if count is None and group.get("serverless"):
+            count = 0  # serverless variants run no instances of their own
+        if with_counts and count is not None:  # a count the response does not give is not known
+            group["instance_count"] = int(count)
         groups[variant["VariantName"]] = group
     return groups
 
@@ -226,7 +232,7 @@ def tag_if_missing(guardian: Guardian, resource: Resource, now: datetime) -> tup
         )
         metrics.add_metric(name="TagWriteFailures", unit=MetricUnit.Count, value=1)
         return {}, resource
-    fields = {}
+    fields: dict[str, Any] = {"guardian_tagged_at": now}  # remediation trusts this record, not the tag
     if resource.fingerprint:
         # The next sweep will list these tags too: expect them, so it does not count them as a change.
         summary_print = resource.fingerprint.partition("|")[0]
@@ -237,6 +243,7 @@ def tag_if_missing(guardian: Guardian, resource: Resource, now: datetime) -> tup
         observed_at=now,
         source_id=f"guardian-tag:{now.isoformat()}",
         origin="guardian:AddTags",
+        via=Via.TAG,
         fields=fields,
         tags=missing,
         rank=TAGGED_AFTER_EVERYTHING,

@@ -15,9 +15,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
 from guardian.actual_cost import UNTAGGED
-from guardian.allocation import Share, allocate
+from guardian.allocation import Share, allocate, hourly_by_resource
+from guardian.cost import HOURS_PER_MONTH
 from guardian.findings import ACTIVE, Finding, Status, stopped_billing
 from guardian.findings_store import FindingsStore
+from guardian.inventory import Inventory
+from guardian.kinds import Kind
 from guardian.period import Period
 from guardian.report_document import (
     ActualCost,
@@ -26,8 +29,8 @@ from guardian.report_document import (
     FindingRow,
     KindRow,
     OwnerRow,
-    PeriodSpan,
     PreviousPeriod,
+    ReportPeriod,
     Resolved,
     RuleRow,
     SpaceRow,
@@ -65,6 +68,16 @@ def report_for(
     return build(findings, period, now, names, actual, private_owners)
 
 
+def private_space_owners(inventory: Inventory) -> set[str]:
+    """Who owns a private space (or one whose sharing is unknown), by the inventory: Cost Explorer's cost of
+    their resources is not named in the team's report unless names are allowed."""
+    return {
+        space.owner
+        for space in inventory.by_kind(Kind.SPACE)
+        if space.owner and (space.sharing or space.attribution.sharing) != "Shared"
+    }
+
+
 @dataclass(frozen=True)
 class View:
     """A finding as the report shows it: named, or (private, names not allowed) counted only."""
@@ -90,21 +103,25 @@ def build(
     actual: ActualCost | None = None,
     private_owners: Iterable[str] = (),
 ) -> WeeklyReport:
-    """The report as a document: what `guardian report --format json` prints and the HTML shows."""
+    """The report as a document: what `guardian report --format json` prints and the HTML shows. A period
+    that has not ended (the current week) counts up to ``now`` only, and says so."""
+    period = period.up_to(now)
     shares = allocate(findings, period)
     previous = allocate(findings, period.previous())
     views = {s.finding.id: View.of(s.finding, names) for s in shares}
     total, before = _total(shares), _total(previous)
     counted = [s for s in shares if s.hours]  # a finding whose condition held in the period, priced or not
     previous_views = {s.finding.id: View.of(s.finding, names) for s in previous}
-    previous_by_owner = {g.key: g.total for g in _group(previous, lambda s: previous_views[s.finding.id].owner)}
-    unattributed = _total(s for s in counted if s.finding.owner is None)
+    previous_by_owner = {g.key: g for g in _group(previous, lambda s: previous_views[s.finding.id].owner)}
+    nobodys = [s for s in counted if s.finding.owner is None]
+    unattributed = _total(nobodys)
+    saved, savings_unpriced = _savings(shares, period)
     return WeeklyReport(
         period=_span(period),
         generated_at=now,
         names_shown=names,
         total_waste_usd=cents(total),
-        previous=_previous(period, before),
+        previous=_previous(period, before, _unpriced_resources(previous)),
         change=Change(usd=cents(total - before), pct=_pct(total - before, before)),
         by_owner=[
             OwnerRow(
@@ -113,7 +130,8 @@ def build(
                 findings=len(group.members),
                 unpriced_findings=group.unpriced,
                 share_pct=_pct(Decimal(str(cents(group.total))), total),  # of the total, as shown
-                previous_waste_usd=cents(previous_by_owner.get(group.key, Decimal(0))),
+                previous_waste_usd=cents(previous_by_owner.get(group.key, _Group(group.key, [])).total),
+                previous_unpriced_findings=previous_by_owner.get(group.key, _Group(group.key, [])).unpriced,
             )
             for group in _group(counted, lambda s: views[s.finding.id].owner)
         ],
@@ -124,11 +142,17 @@ def build(
         top_resources=_top(counted, views, period),
         open=_open(counted, period),
         resolved=_resolved(counted, period),
-        savings_usd=cents(_savings(shares, period)),
-        unattributed=Unattributed(waste_usd=cents(unattributed), share_pct=_pct(unattributed, total)),
+        savings_usd=cents(saved),
+        unattributed=Unattributed(
+            waste_usd=cents(unattributed),
+            share_pct=_pct(unattributed, total),
+            unpriced_resources=_unpriced_resources(nobodys),
+        ),
         unpriced_findings=sum(1 for s in counted if s.unpriced_hours),
         actual_cost=actual if names or actual is None else _unnamed(actual, findings, private_owners),
         findings=[_row(s, views[s.finding.id], now) for s in sorted(counted, key=lambda s: -s.total)],
+        unpriced_resources=_unpriced_resources(counted),
+        savings_unpriced_resources=savings_unpriced,
     )
 
 
@@ -147,15 +171,32 @@ def _unnamed(actual: ActualCost, findings: list[Finding], private_owners: Iterab
     return actual.model_copy(update={"by_owner": {owner: cents(cost) for owner, cost in ordered}})
 
 
-def _span(period: Period) -> PeriodSpan:
-    return PeriodSpan(label=period.label, start=period.start, end=period.end, timezone=period.timezone)
+def _span(period: Period) -> ReportPeriod:
+    return ReportPeriod(
+        label=period.label,
+        start=period.start,
+        end=period.end,
+        timezone=period.timezone,
+        in_progress=period.in_progress,
+        scheduled_end=period.scheduled_end,
+    )
 
 
-def _previous(period: Period, waste: Decimal) -> PreviousPeriod:
+def _previous(period: Period, waste: Decimal, unpriced: int) -> PreviousPeriod:
     before = period.previous()
     return PreviousPeriod(
-        label=before.label, start=before.start, end=before.end, timezone=before.timezone, total_waste_usd=cents(waste)
+        label=before.label,
+        start=before.start,
+        end=before.end,
+        timezone=before.timezone,
+        total_waste_usd=cents(waste),
+        unpriced_resources=unpriced,
     )
+
+
+def _unpriced_resources(shares: Iterable[Share]) -> int:
+    """Resources some of whose hours in the period have no known price (each once): what a total leaves out."""
+    return len({s.finding.resource_arn for s in shares if s.unpriced_hours})
 
 
 def _total(shares: Iterable[Share]) -> Decimal:
@@ -256,34 +297,40 @@ def _open_at(finding: Finding, moment: datetime) -> bool:
 
 def _open(shares: list[Share], period: Period) -> StillOpen:
     still = [s for s in shares if _open_at(s.finding, period.end)]
-    burning = {s.finding.resource_arn: s.finding.hourly_cost_usd or 0.0 for s in still}  # each resource once
+    burning = hourly_by_resource(s.finding for s in still)  # each resource once
+    hourly = Decimal(str(sum(h for h in burning.values() if h is not None)))
     return StillOpen(
         findings=len(still),
         resources=len(burning),
-        hourly_usd=cents(Decimal(str(sum(burning.values())))),
+        hourly_usd=cents(hourly),
         waste_usd=cents(_total(still)),
+        unpriced_resources=list(burning.values()).count(None),
+        monthly_usd=cents(hourly * HOURS_PER_MONTH),
     )
 
 
 def _resolved(shares: list[Share], period: Period) -> Resolved:
     done = [s for s in shares if s.finding.resolved_at and period.start <= s.finding.resolved_at < period.end]
-    return Resolved(findings=len(done), waste_usd=cents(_total(done)))
+    return Resolved(findings=len(done), waste_usd=cents(_total(done)), unpriced_resources=_unpriced_resources(done))
 
 
-def _savings(shares: list[Share], period: Period) -> Decimal:
-    """What resources that stopped billing in the period would have cost from then to its end (each once)."""
+def _savings(shares: list[Share], period: Period) -> tuple[Decimal, int]:
+    """What resources that stopped billing in the period would have cost from then to its end (each once); and
+    how many such resources have no known price (their saving is not in the sum)."""
     saved: dict[str, Decimal] = {}
+    unpriced: set[str] = set()
     for share in shares:
         finding = share.finding
         stopped = finding.resolved_at
-        if not stopped or not (period.start <= stopped < period.end) or finding.hourly_cost_usd is None:
+        if not stopped or not (period.start <= stopped < period.end) or not stopped_billing(finding):
             continue
-        if not stopped_billing(finding):
+        if finding.hourly_cost_usd is None:
+            unpriced.add(finding.resource_arn)
             continue
         seconds = Decimal((period.end - stopped).total_seconds())
         amount = Decimal(str(finding.hourly_cost_usd)) * seconds / Decimal(3600)
         saved[finding.resource_arn] = max(saved.get(finding.resource_arn, Decimal(0)), amount)
-    return sum(saved.values(), Decimal(0))
+    return sum(saved.values(), Decimal(0)), len(unpriced - set(saved))
 
 
 def _row(share: Share, view: View, now: datetime) -> FindingRow:
@@ -303,8 +350,9 @@ def _row(share: Share, view: View, now: datetime) -> FindingRow:
         resolved_at=finding.resolved_at,
         resolution=finding.resolution,
         hourly_cost_usd=finding.hourly_cost_usd,
-        period_waste_usd=cents(share.total),
+        period_waste_usd=None if share.unpriced_hours and not share.total else cents(share.total),
         waste_usd=finding.waste_usd(now),
         monthly_cost_usd=finding.monthly_cost_usd,
         summary="(private)" if hidden else finding.summary,
+        unpriced_hours=round(share.unpriced_hours, 2),
     )

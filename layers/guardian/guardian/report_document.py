@@ -4,7 +4,9 @@ findings).
 
 Its JSON (``model_dump(mode="json")``) is a scripting interface: field names and their order are the JSON's
 keys and key order, so a field is renamed or moved never, and added only at the end of its model. Amounts
-are dollars already rounded half up to the cent; times are UTC ISO strings ending in Z.
+are dollars already rounded half up to the cent; times are UTC ISO strings ending in Z. A dollar figure
+covers the known prices only: what has no price is counted beside it (``unpriced_*``), never added as 0,
+and a finding's own figure with no known price at all is null.
 """
 
 import datetime as dt
@@ -38,8 +40,17 @@ class PeriodSpan(_Part):
     timezone: str  # the IANA zone whose midnights divide the period into days
 
 
+class ReportPeriod(PeriodSpan):
+    """The period a report covers. A week in progress stops at the moment the report was made: ``end`` is
+    that moment, ``in_progress`` says so and ``scheduled_end`` is where the week will end."""
+
+    in_progress: bool = False
+    scheduled_end: UtcTime | None = None
+
+
 class PreviousPeriod(PeriodSpan):
     total_waste_usd: float
+    unpriced_resources: int = 0  # resources whose waste in that period has no known price
 
 
 class Change(_Part):
@@ -56,6 +67,7 @@ class OwnerRow(_Part):
     unpriced_findings: int
     share_pct: float | None  # of the period's total; None when the total is nothing
     previous_waste_usd: float
+    previous_unpriced_findings: int = 0
 
 
 class SpaceRow(_Part):
@@ -108,6 +120,8 @@ class StillOpen(_Part):
     resources: int
     hourly_usd: float
     waste_usd: float
+    unpriced_resources: int = 0  # their hourly price (and so hourly_usd's part of them) unknown
+    monthly_usd: float = 0.0  # the run-rate: hourly_usd for a month (730 h), if nothing is fixed
 
 
 class Resolved(_Part):
@@ -115,11 +129,13 @@ class Resolved(_Part):
 
     findings: int
     waste_usd: float
+    unpriced_resources: int = 0
 
 
 class Unattributed(_Part):
     waste_usd: float
     share_pct: float | None
+    unpriced_resources: int = 0
 
 
 class ActualCost(_Part):
@@ -151,16 +167,19 @@ class FindingRow(_Part):
     resolved_at: UtcTime | None
     resolution: str | None
     hourly_cost_usd: float | None
-    period_waste_usd: float  # after overlaps: an hour two findings cover counts for the first
+    # After overlaps (an hour two findings cover counts for the first); None when none of its hours in the
+    # period has a known price; the known part when some have (unpriced_hours says how many have not).
+    period_waste_usd: float | None
     waste_usd: float | None  # since its condition began, up to when the report was made
     monthly_cost_usd: float | None
     summary: str
+    unpriced_hours: float = 0.0
 
 
 class WeeklyReport(_Part):
     """Who is wasting what in a period, against the period before (see report.py for the arithmetic)."""
 
-    period: PeriodSpan
+    period: ReportPeriod
     generated_at: UtcTime
     currency: Literal["USD"] = "USD"
     names_shown: bool  # False: private spaces' resources counted under "private spaces", not named
@@ -180,3 +199,5 @@ class WeeklyReport(_Part):
     unpriced_findings: int
     actual_cost: ActualCost | None
     findings: list[FindingRow]
+    unpriced_resources: int = 0  # resources with hours in the period and no known price: not in total_waste_usd
+    savings_unpriced_resources: int = 0  # stopped in the period with no known price: not in savings_usd

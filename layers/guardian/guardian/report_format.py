@@ -1,14 +1,19 @@
 """The weekly report as people read it: a plain-text summary (email, the CLI's table), Slack Block Kit and
 a CSV of every finding, all from the document report.build makes (report_document.WeeklyReport). The
-HTML page with its charts is report_html.py's."""
+HTML page with its charts is report_html.py's. Amounts go through money.py: a total leaves out what has no
+price and says how many resources that is; a row with no known price reads "unknown", never $0.00."""
 
 import csv
 import io
 from datetime import UTC, datetime
 from typing import Any
 
-from guardian.messages import Message, dollars, header, section
+from guardian.messages import Message, header, section
+from guardian.money import dollars, partly_known, total
 from guardian.report_document import KindRow, OwnerRow, RuleRow, SpaceRow, TopResource, WeeklyReport
+
+TOP_OWNERS = 8  # owners a summary or a chart names; the rest are one "others"
+OTHERS = "others"
 
 # The CSV's header: a spreadsheet's columns, kept as they are (FindingRow's fields, in its order).
 CSV_COLUMNS = (
@@ -29,16 +34,14 @@ CSV_COLUMNS = (
     "waste_usd",
     "monthly_cost_usd",
     "summary",
+    "unpriced_hours",
 )
 
 
 def amount(row: OwnerRow | SpaceRow | KindRow | RuleRow | TopResource) -> str:
     """A row's waste, saying so where part of it has no known price (never shown as $0)."""
-    known = dollars(row.waste_usd)
     unknown = row.unpriced if isinstance(row, TopResource) else row.unpriced_findings > 0
-    if unknown:
-        return "unknown" if not row.waste_usd else known + " + unknown"
-    return known
+    return partly_known(row.waste_usd, unknown)
 
 
 def _when(moment: datetime) -> str:
@@ -48,25 +51,63 @@ def _when(moment: datetime) -> str:
 def _change(report: WeeklyReport) -> str:
     change, previous = report.change, report.previous
     if not previous.total_waste_usd:
-        return f"nothing in {previous.label}"
+        before = total(0, previous.unpriced_resources) if previous.unpriced_resources else "nothing"
+        return f"{before} in {previous.label}"
     direction = "up" if change.usd > 0 else "down" if change.usd < 0 else "level"
     return f"{direction} {dollars(abs(change.usd))} ({change.pct:+.1f}%) on {previous.label}"
 
 
 def headline(report: WeeklyReport) -> str:
-    return f"Studio waste {report.period.label}: {dollars(report.total_waste_usd)}, {_change(report)}"
+    waste = total(report.total_waste_usd, report.unpriced_resources)
+    return f"Studio waste {report.period.label}{_progress(report)}: {waste}, {_change(report)}"
+
+
+def _progress(report: WeeklyReport) -> str:
+    """(week in progress, up to Wed 25 Nov 2026 14:00 UTC)", for a period that has not ended yet."""
+    return f" (week in progress, up to {_when(report.period.end)} UTC)" if report.period.in_progress else ""
+
+
+def burning(report: WeeklyReport) -> str:
+    """What is still burning: an hour, and a month at that rate ("$1.25/hour, $912.50/month at this rate")."""
+    still = report.open
+    unpriced = total(0, still.unpriced_resources)  # "1 resource of unknown cost"
+    if still.unpriced_resources and not still.hourly_usd:
+        return unpriced  # nothing known: no dollar figure stands for it
+    rates = f"{dollars(still.hourly_usd)}/hour, {dollars(still.monthly_usd)}/month at this rate"
+    return rates + (f" + {unpriced}" if still.unpriced_resources else "")
+
+
+def top_owners(report: WeeklyReport) -> tuple[list[OwnerRow], OwnerRow | None]:
+    """The TOP_OWNERS costliest owners, and everyone else as one row, "others" (None: nobody else)."""
+    shown, rest = report.by_owner[:TOP_OWNERS], report.by_owner[TOP_OWNERS:]
+    if not rest:
+        return shown, None
+    others = OwnerRow(
+        owner=f"{OTHERS} ({len(rest)})",
+        waste_usd=round(sum(r.waste_usd for r in rest), 2),
+        findings=sum(r.findings for r in rest),
+        unpriced_findings=sum(r.unpriced_findings for r in rest),
+        share_pct=None if report.by_owner[0].share_pct is None else round(sum(r.share_pct or 0 for r in rest), 1),
+        previous_waste_usd=round(sum(r.previous_waste_usd for r in rest), 2),
+        previous_unpriced_findings=sum(r.previous_unpriced_findings for r in rest),
+    )
+    return shown, others
 
 
 def summary_lines(report: WeeklyReport) -> list[str]:
     period, still, fixed, unattributed = report.period, report.open, report.resolved, report.unattributed
+    span = f"From {_when(period.start)} to {_when(period.end)} UTC (days in {period.timezone})"
+    if period.in_progress:
+        span = (
+            f"Week in progress, up to {_when(period.end)} UTC: from {_when(period.start)} (days in {period.timezone})"
+        )
     lines = [
         headline(report),
-        f"From {_when(period.start)} to {_when(period.end)} UTC (days in {period.timezone})",
-        f"Still burning: {still.findings} open findings on {still.resources} resources, "
-        f"{dollars(still.hourly_usd)}/hour",
-        f"Fixed: {fixed.findings} findings resolved ({dollars(fixed.waste_usd)} of waste before they were); "
-        f"{dollars(report.savings_usd)} saved by the period's end",
-        f"Unattributed: {dollars(unattributed.waste_usd)}"
+        span,
+        f"Still burning: {still.findings} open findings on {still.resources} resources, {burning(report)}",
+        f"Fixed: {fixed.findings} findings resolved ({total(fixed.waste_usd, fixed.unpriced_resources)} of waste "
+        f"before they were); {total(report.savings_usd, report.savings_unpriced_resources)} saved by the period's end",
+        f"Unattributed: {total(unattributed.waste_usd, unattributed.unpriced_resources)}"
         + (f" ({unattributed.share_pct}%)" if unattributed.share_pct is not None else ""),
     ]
     if report.unpriced_findings:
@@ -74,7 +115,8 @@ def summary_lines(report: WeeklyReport) -> list[str]:
     if not report.names_shown:
         lines.append("Resources in private spaces are counted, not named.")
     lines.append("")
-    lines.append("By owner: " + ", ".join(f"{r.owner} {amount(r)}" for r in report.by_owner))
+    shown, others = top_owners(report)
+    lines.append("By owner: " + ", ".join(f"{r.owner} {amount(r)}" for r in [*shown, *([others] if others else [])]))
     lines.append("By rule: " + ", ".join(f"{r.rule} {amount(r)}" for r in report.by_rule))
     lines.append("By kind: " + ", ".join(f"{r.kind} {amount(r)}" for r in report.by_kind))
     lines.append("Top resources:")
@@ -105,12 +147,13 @@ def message(report: WeeklyReport, links: dict[str, str] | None = None) -> Messag
 def blocks(report: WeeklyReport, links: dict[str, str]) -> list[dict[str, Any]]:
     still = report.open
     fields = [
-        f"*Waste*\n{dollars(report.total_waste_usd)}",
+        f"*Waste*\n{total(report.total_waste_usd, report.unpriced_resources)}",
         f"*Versus {report.previous.label}*\n{_change(report).split(' on ')[0]}",
-        f"*Still burning*\n{dollars(still.hourly_usd)}/hour, {still.findings} findings",
-        f"*Saved by fixes*\n{dollars(report.savings_usd)}",
+        f"*Still burning*\n{burning(report)}, {still.findings} findings",
+        f"*Saved by fixes*\n{total(report.savings_usd, report.savings_unpriced_resources)}",
     ]
-    owners = "\n".join(f"• {r.owner}: {amount(r)}" for r in report.by_owner[:8]) or "nothing"
+    shown, others = top_owners(report)
+    owners = "\n".join(f"• {r.owner}: {amount(r)}" for r in [*shown, *([others] if others else [])]) or "nothing"
     top = "\n".join(
         f"{n}. *{r.resource_name}* ({r.resource_kind}, {r.owner}) {amount(r)}"
         for n, r in enumerate(report.top_resources[:5], 1)

@@ -1,10 +1,11 @@
 """The inventory's vocabulary: what an event or a sweep observed, and the resource record it builds."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from guardian.arns import canonical
 from guardian.kinds import Kind, lifecycle_rank
@@ -59,6 +60,46 @@ class Attribution(BaseModel):
     notes: tuple[str, ...] = ()
 
 
+class Via(StrEnum):
+    """Where a fact came from. Only the resource's own describe may say a field is empty (guardian.inventory)."""
+
+    EVENT = "event"  # an EventBridge event: an API call via CloudTrail, a service's state change
+    DESCRIBE = "describe"  # the sweep's list and describe calls of the resource itself: the authoritative word
+    TAG = "tag"  # the guardian's own tag write
+
+    @property
+    def code(self) -> str:
+        """How a version string records it: one letter, so provenance costs the item two bytes a field."""
+        return self.value[0]
+
+
+_VIA_BY_CODE = {via.code: via for via in Via}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where and when the value a record holds for one field came from, read from its version."""
+
+    at: datetime
+    via: Via | None  # None: written before provenance was recorded
+    source_id: str  # the event id, "sweep:<time>", ...
+
+
+def provenance_of(version: str | None) -> Provenance | None:
+    """A version string (:attr:`Observation.version`) read back: ``<time>Z#<rank>#<source id>#<via>``."""
+    if not version:
+        return None
+    stamp, _, rest = version.partition("#")
+    source = rest.partition("#")[2]
+    head, _, code = source.rpartition("#")
+    via = _VIA_BY_CODE.get(code) if head else None
+    return Provenance(
+        at=datetime.fromisoformat(stamp.replace("Z", "+00:00")),
+        via=via,
+        source_id=head if via is not None else source,
+    )
+
+
 # Fields that an observation may set. Each is merged last-writer-wins on its own version, so an
 # event that knows only the state cannot erase the instance type another event supplied.
 MERGED_FIELDS = frozenset(
@@ -89,6 +130,7 @@ MERGED_FIELDS = frozenset(
         "fingerprint",
         "described_at",
         "state_reason",
+        "guardian_tagged_at",
     }
 )
 # Fields that are maps merged key by key: an event may carry only some of the tags or groups.
@@ -96,13 +138,15 @@ KEYED_FIELDS = frozenset({"tags", "groups"})
 
 
 class Observation(BaseModel):
-    """One fact about one resource at one instant, from an event or a sweep."""
+    """Facts about one resource at one instant, from an event or a sweep. A field it does not know is absent
+    (or None): it says nothing about that field. Only a describe may say a field is empty (None, "")."""
 
     arn: str
     kind: Kind
     observed_at: datetime
     source_id: str  # the event id, or "sweep:<time>"
     origin: str  # e.g. "cloudtrail:CreateEndpoint", "SageMaker Endpoint State Change", "sweep"
+    via: Via = Via.EVENT
     fields: dict[str, Any] = Field(default_factory=dict)
     tags: dict[str, str] | None = None
     groups: dict[str, dict[str, Any]] | None = None  # partial: only the attributes observed
@@ -110,6 +154,9 @@ class Observation(BaseModel):
     complete_maps: bool = False
     # Orders observations stamped with the same instant; by default the lifecycle stage of the state.
     rank: int | None = None
+    # The event says the resource changed in ways it does not carry (a resize named by instance-group id, a
+    # policy on a cluster whose groups it omits): the event path describes the resource (guardian.refresh).
+    describe_after: bool = False
 
     @field_validator("arn")
     @classmethod
@@ -129,11 +176,24 @@ class Observation(BaseModel):
             raise ValueError(f"unknown resource fields: {sorted(unknown)}")
         return fields
 
+    @model_validator(mode="after")
+    def _only_a_describe_is_complete(self) -> "Observation":
+        if self.complete_maps and self.via is not Via.DESCRIBE:
+            raise ValueError("only a describe sees every tag and group (complete_maps needs via=describe)")
+        return self
+
+    @property
+    def authoritative(self) -> bool:
+        """Whether what it reports as empty is empty: the resource's own describe, not an event."""
+        return self.via is Via.DESCRIBE
+
     @property
     def version(self) -> str:
-        """Total order of observations: time, then lifecycle stage, then the event id."""
+        """Total order of observations: time, then lifecycle stage, then the event id (and where it came
+        from, which :func:`provenance_of` reads back)."""
         rank = self.rank if self.rank is not None else lifecycle_rank(self.fields.get("state"))
-        return f"{self.observed_at.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z#{rank:02d}#{self.source_id}"
+        stamp = self.observed_at.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        return f"{stamp}Z#{rank:02d}#{self.source_id}#{self.via.code}"
 
 
 class Resource(BaseModel):
@@ -167,6 +227,8 @@ class Resource(BaseModel):
     fingerprint: str | None = None
     described_at: datetime | None = None
     state_reason: str | None = None
+    # When the guardian itself wrote its ownership tags here (its own record: a tag anyone can write is no proof).
+    guardian_tagged_at: datetime | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     groups: dict[str, InstanceGroup] = Field(default_factory=dict)
 
@@ -185,6 +247,11 @@ class Resource(BaseModel):
     @property
     def owner(self) -> str | None:
         return self.attribution.owner
+
+    def provenance(self, field: str) -> Provenance | None:
+        """Where and when the value held for ``field`` came from (``groups.<key>.<attribute>`` and
+        ``tags.<key>`` for maps); None for a field no observation has set."""
+        return provenance_of(self.versions.get(field))
 
     @property
     def space(self) -> str | None:

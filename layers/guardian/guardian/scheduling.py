@@ -56,7 +56,8 @@ class CheckState(StrEnum):
 
 
 class Check(BaseModel):
-    """An evaluation of ``scope`` ({"space_arn": ...} or {"owner_arn": ...}) due at ``due_at``."""
+    """An evaluation of ``scope`` ({"space_arn": ...}, {"owner_arn": ...} or {"resource_arn": ...}) due at
+    ``due_at``."""
 
     name: str  # the schedule's name, derived from the key
     key: str  # what makes it one check: "<space arn>|<activity version>", "<arn>|gone"

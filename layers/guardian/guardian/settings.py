@@ -26,6 +26,8 @@ class Settings(BaseModel):
     remediation_mode: Literal["off", "dry-run", "enforce"] = Field(alias="REMEDIATION_MODE", default="off")
     remediation_grace_hours: float = Field(alias="REMEDIATION_GRACE_HOURS", default=24, ge=0)
     reminder_hours: float = Field(alias="REMINDER_HOURS", default=2, ge=0)
+    # Resources of a shared space belong to the whole team: never acted on unless RemediateSharedSpaces=true.
+    remediate_shared_spaces: bool = Field(alias="REMEDIATE_SHARED_SPACES", default=False)
     # Where the event path schedules the evaluation of a space when its grace ends (Scheduler one-shots).
     schedule_group: str | None = Field(alias="SCHEDULE_GROUP", default=None)
     evaluate_target_arn: str | None = Field(alias="EVALUATE_TARGET_ARN", default=None)

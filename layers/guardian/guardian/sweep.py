@@ -1,7 +1,7 @@
 """The sweep function's work: the hourly reconcile and evaluation of every rule, then the checks that
 were due (guardian.scheduling); or, when a one-time schedule asks for it, the evaluation of one space (or
-one owner) the moment its grace ends. A resource's failure is the resource's (logged, counted, skipped),
-never the sweep's: the next sweep starts over from the table."""
+one owner, or one resource) the moment its grace ends. A resource's failure is the resource's (logged,
+counted, skipped), never the sweep's: the next sweep starts over from the table."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,13 +23,14 @@ class Scope(BaseModel):
 
     space_arn: str | None = None
     owner_arn: str | None = None
+    resource_arn: str | None = None  # one resource whose grace or limit ends (guardian.judging)
     at: datetime | None = None  # the moment it was scheduled for: judged as of then, at the earliest
     check: str | None = None  # the check it runs (guardian.scheduling): marked done once judged
 
     @model_validator(mode="after")
     def _something(self) -> "Scope":
-        if not (self.space_arn or self.owner_arn):
-            raise ValueError("an evaluation names a space_arn or an owner_arn")
+        if not (self.space_arn or self.owner_arn or self.resource_arn):
+            raise ValueError("an evaluation names a space_arn, an owner_arn or a resource_arn")
         return self
 
 
@@ -71,7 +72,7 @@ def sweep(guardian: Guardian, now: datetime, request: SweepRequest | None = None
 
 
 def scoped(guardian: Guardian, scope: Scope) -> list[Resource]:
-    """The resources of one space or one owner, and the records their rules look up."""
+    """The resources of one space, one owner or one resource, and the records their rules look up."""
     resources: dict[str, Resource] = {}
     if scope.space_arn:
         space_arn = canonical(scope.space_arn)
@@ -81,4 +82,6 @@ def scoped(guardian: Guardian, scope: Scope) -> list[Resource]:
             resources |= {r.arn: r for r in guardian.inventory.by_owner(space.owner_arn)}
     if scope.owner_arn:
         resources |= {r.arn: r for r in guardian.inventory.by_owner(canonical(scope.owner_arn))}
+    if scope.resource_arn and (resource := guardian.inventory.get(canonical(scope.resource_arn))):
+        resources[resource.arn] = resource
     return [r for r in resources.values() if r.kind is not Kind.USER_PROFILE]

@@ -22,8 +22,10 @@ a week's totals (weekly.py)           PK=REPORT#<week>, SK=#SUMMARY             
 a delivered message (delivery.py)     PK=DELIVERY, SK=notify#<hash>       TTL 90 days                 delivery_key
 a stream record's failed attempts     PK=DELIVERY,                        TTL 1 day                   delivery_key
 (notify.py)                           SK=attempts#<sequence number>
-an owner's email subscription         PK=SUBSCRIPTION#<owner>,                                        subscription_key
+an owner's email subscription         PK=SUBSCRIPTION#<owner>,            its ARN, once subscribed    subscription_key
                                       SK=<address>
+a message held for an owner           PK=HELD, SK=<audience>#<item key>   until they can be reached   held_key
+(delivery.py; held.py sends it)
 a check due at a moment (scheduling)  PK=CHECK#<name>, SK=#STATE          TTL 30 days after due       check_key
 checks not yet done, by due time      GSI1 CHECKS#open                    SK=<due>#<name>             CHECKS_OPEN
 ====================================  ==================================  ==========================  ================
@@ -49,6 +51,8 @@ AUDIT_PREFIX = "AUDIT#"
 SUMMARY_SK = "#SUMMARY"
 # The partition of the delivery log (delivery.py; a delivery's SK is notify#<hash>, Powertools idempotency's format).
 DELIVERY_PK = "DELIVERY"
+# The partition of messages held until their owner can be reached (delivery.py holds them, held.py sends them).
+HELD_PK = "HELD"
 # The GSI1 partition of the checks not yet done (guardian.scheduling): the sweep reads it whole.
 CHECKS_OPEN = "CHECKS#open"
 
@@ -88,6 +92,13 @@ def delivery_key(sk: str) -> Key:
 def subscription_key(owner: str, address: str) -> Key:
     """An owner's email subscription: one item per address, so a changed address subscribes again."""
     return item_key(f"SUBSCRIPTION#{owner}", address)
+
+
+def held_key(audience: str, item: str) -> Key:
+    """A message held for an owner (``audience``: owner:<name>) until a channel reaches them: an email
+    subscription confirmed, or an address or Slack channel where there was none. One partition: the notify
+    function reads it whole on its schedule."""
+    return item_key(HELD_PK, f"{audience}#{item}")
 
 
 # Index partitions (the GSI<n>PK values).

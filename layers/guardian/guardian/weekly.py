@@ -16,10 +16,9 @@ from guardian.actual_cost import actual_cost
 from guardian.channels import Audience, DeliveryFailed
 from guardian.delivery import PERMISSIONS as DELIVERY_PERMISSIONS
 from guardian.delivery import send_once
-from guardian.kinds import Kind
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.period import Period
-from guardian.report import report_for
+from guardian.report import private_space_owners, report_for
 from guardian.report_document import WeeklyReport
 from guardian.runtime import Guardian
 from guardian.table import report_key
@@ -61,7 +60,7 @@ def weekly(guardian: Guardian, now: datetime, week: str | None = None) -> Weekly
     tag = f"{settings.tag_prefix}:owner"
     actual = actual_cost(guardian.clients("ce"), period, tag) if settings.cost_explorer else None
     names = settings.allow_private_names
-    private = () if names or actual is None else private_space_owners(guardian)
+    private = () if names or actual is None else private_space_owners(guardian.inventory)
     report = report_for(guardian.findings, period, now, names=names, actual=actual, private_owners=private)
     result = WeeklyResult(period.label, report.total_waste_usd)
     links: dict[str, str] = {}
@@ -76,16 +75,6 @@ def weekly(guardian: Guardian, now: datetime, week: str | None = None) -> Weekly
     if outcome.error is not None:
         raise DeliveryFailed(f"the report for {period.label} was not delivered: {outcome.error}")
     return result
-
-
-def private_space_owners(guardian: Guardian) -> set[str]:
-    """Who owns a private space (or one whose sharing is unknown), by the inventory: Cost Explorer's cost of
-    their resources is not named in the team's report unless the stack allows names."""
-    return {
-        space.owner
-        for space in guardian.inventory.by_kind(Kind.SPACE)
-        if space.owner and (space.sharing or space.attribution.sharing) != "Shared"
-    }
 
 
 def publish(guardian: Guardian, report: WeeklyReport, now: datetime) -> tuple[dict[str, str], dict[str, str]]:

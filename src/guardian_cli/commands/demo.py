@@ -25,7 +25,7 @@ def run(endpoint: Endpoint, slack_webhook: str | None) -> int:
         + (f" (and the same to Slack at {slack_webhook})" if slack_webhook else "")
         + f"; the duplicate stream batch sent {result.redelivered_messages}.\n"
     )
-    print_findings(result.findings, "table", result.now, show_exempt=True)
+    print_findings(result.findings, "table", result.now, show_exempt=True, show_delivery=True)
     if endpoint.url:
         print(
             f"State left in the sandbox at {endpoint.url}: try `guardian inventory --endpoint-url "

@@ -1,27 +1,29 @@
 """`guardian findings` and `guardian snooze`: the findings a deployed stack (or a sandbox) keeps, listed
-and filtered; one snoozed until a date because its owner decided to keep the resource."""
+and filtered, or one shown whole; one snoozed until a date because its owner decided to keep the resource."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from guardian import findings as lifecycle
+from guardian.arns import canonical
 from guardian.findings import Status
-from guardian_cli.account import TableRef, account, actor, findings_store, owner_keys
+from guardian_cli.account import TableRef, account, actor, findings_store, inventory, owner_keys
 from guardian_cli.errors import InputError
-from guardian_cli.output import print_findings
+from guardian_cli.output import print_findings, render_finding
 
 
 def list_findings(
     ref: TableRef,
     fmt: str,
     owner: str | None = None,
-    status: Status | None = None,
+    statuses: Sequence[Status] | None = None,
     rule: str | None = None,
     since: datetime | None = None,
     include_exempt: bool = False,
 ) -> int:
-    """By default every status but resolved. ``since``: detected on or after."""
+    """``statuses``: by default every status but resolved. ``since``: detected on or after."""
     now = datetime.now(UTC)
-    statuses = [status] if status else [s for s in Status if s is not Status.RESOLVED]
+    statuses = statuses or [s for s in Status if s is not Status.RESOLVED]
     with account(ref.endpoint, embedded_default=False) as clients:
         store = findings_store(ref, clients)
         if owner:
@@ -31,7 +33,23 @@ def list_findings(
             found = [f for s in statuses for f in store.with_status(s) if not since or f.detected_at >= since]
     found = [f for f in found if not rule or f.rule == rule]
     unique = list({f.id: f for f in found}.values())  # an owner known by ARN and by name: each finding once
-    print_findings(unique, fmt, now, show_exempt=include_exempt or status is Status.EXEMPT)
+    show_exempt = include_exempt or list(statuses) == [Status.EXEMPT]
+    print_findings(unique, fmt, now, show_exempt=show_exempt, show_delivery=True)
+    return 0
+
+
+def show(ref: TableRef, finding_id: str, fmt: str) -> int:
+    """`guardian findings show ID`: the finding, its evidence, why it is whose, its cost history and its
+    whole audit trail (every message and to whom, snoozes with who and why, actions)."""
+    now = datetime.now(UTC)
+    with account(ref.endpoint, embedded_default=False) as clients:
+        store = findings_store(ref, clients)
+        finding = store.get(finding_id)
+        if finding is None:
+            raise InputError(f"no finding {finding_id} (guardian findings lists them)")
+        trail = store.audit(finding_id)
+        resource = inventory(ref, clients).get(canonical(finding.resource_arn))
+    print(render_finding(finding, trail, resource, now, fmt))
     return 0
 
 

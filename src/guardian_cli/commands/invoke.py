@@ -7,7 +7,7 @@ from pathlib import Path
 
 from guardian_cli.account import Endpoint, account
 from guardian_cli.errors import InputError
-from guardian_cli.event_files import read_json
+from guardian_cli.event_files import at_its_moment, read_json
 
 
 def run(function: str, files: list[Path], endpoint: Endpoint) -> int:
@@ -28,7 +28,9 @@ def run(function: str, files: list[Path], endpoint: Endpoint) -> int:
         stack = SandboxStack(clients).deploy()
         for event in events:
             try:
-                print(json.dumps(stack.invoke(logical_id, event), indent=2, default=str))
+                with at_its_moment(clients, event):
+                    result = stack.invoke(logical_id, event)
+                print(json.dumps(result, indent=2, default=str))
             except Exception as error:  # the function's failure is what the user asked to see
                 print(f"{logical_id} failed: {type(error).__name__}: {error}", file=sys.stderr)
                 status = 1

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from guardian_cli.account import Endpoint, account
-from guardian_cli.event_files import read_events
+from guardian_cli.event_files import at_its_moment, read_events
 
 
 def run(files: list[Path], endpoint: Endpoint, fmt: str) -> int:
@@ -17,7 +17,8 @@ def run(files: list[Path], endpoint: Endpoint, fmt: str) -> int:
         stack = SandboxStack(clients).deploy()
         entries: list[dict[str, Any]] = []
         for index, event in enumerate(events, 1):
-            deliveries = stack.deliver(event)
+            with at_its_moment(clients, event):
+                deliveries = stack.deliver(event)
             entry: dict[str, Any] = {
                 "event": index,
                 "id": event.get("id"),

@@ -9,9 +9,9 @@ from pathlib import Path
 from guardian import report_format, report_html
 from guardian.actual_cost import actual_cost
 from guardian.period import Period
-from guardian.report import report_for
+from guardian.report import private_space_owners, report_for
 from guardian.report_document import WeeklyReport
-from guardian_cli.account import TableRef, account, findings_store
+from guardian_cli.account import TableRef, account, findings_store, inventory
 from guardian_cli.errors import InputError
 
 
@@ -34,7 +34,10 @@ def run(
         raise InputError(str(error)) from error
     with account(ref.endpoint, embedded_default=False) as clients:
         actual = actual_cost(clients("ce"), period, f"{tag_prefix}:owner") if cost_explorer else None
-        report = report_for(findings_store(ref, clients), period, now, names=not hide_private, actual=actual)
+        store = findings_store(ref, clients)
+        # As the weekly report does: Cost Explorer's line for an owner of a private space is not named.
+        private = private_space_owners(inventory(ref, clients)) if hide_private and actual is not None else ()
+        report = report_for(store, period, now, names=not hide_private, actual=actual, private_owners=private)
     text = render(report, fmt)
     if out:
         out.write_text(text)

@@ -41,6 +41,22 @@ SERVICE_EVENTS: dict[tuple[str, str], tuple[type[BaseModel], Callable[[Any], lis
         m.EmrInstanceGroupStateChangeEvent,
         service.emr_instance_group,
     ),
+    ("aws.emr", "EMR Instance Fleet State Change"): (
+        m.EmrInstanceFleetStateChangeEvent,
+        service.emr_instance_fleet,
+    ),
+    ("aws.sagemaker", "SageMaker HyperPod Cluster State Change"): (
+        m.HyperPodClusterStateChangeEvent,
+        service.hyperpod_cluster,
+    ),
+    ("aws.sagemaker", "SageMaker Notebook Instance State Change"): (
+        m.NotebookInstanceStateChangeEvent,
+        service.notebook_instance,
+    ),
+    **{
+        ("aws.sagemaker", detail_type): (m.TrackingServerEvent, service.tracking_server)
+        for detail_type in service.TRACKING_SERVER_STATES
+    },
     # Recognised, but nothing in them changes what a resource costs or who owns it.
     ("aws.emr", "EMR Step Status Change"): (m.EmrStepStatusChangeEvent, _nothing),
     ("aws.emr", "EMR Auto Scaling Policy State Change"): (m.EmrAutoScalingPolicyStateChangeEvent, _nothing),
@@ -59,7 +75,10 @@ HANDLED_SERVICE_EVENTS: frozenset[tuple[str, str]] = frozenset(
 MALFORMED = "malformed"  # not the shape AWS sends: a field missing, of the wrong type, or not a valid value
 UNSUPPORTED = "unsupported"  # well-formed, but nothing the guardian translates
 OUT_OF_RANGE = "out-of-range"  # well-formed, but a value that cannot be true: a time before 2006 or in the future
-REASONS = (MALFORMED, UNSUPPORTED, OUT_OF_RANGE)
+# Well-formed and possible, but older than the guardian keeps the record it would change (applied, it could
+# bring back a resource long gone); judged when it is applied, so AWS's old sample events still parse.
+STALE = "stale"
+REASONS = (MALFORMED, UNSUPPORTED, OUT_OF_RANGE, STALE)
 
 _MAX_MESSAGE = 500
 # Pydantic error types of a value of the right shape but out of bounds (the models' own, and Field's).

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from guardian.arns import NAME, Location, canonical, kind_of, parse
-from guardian.aws_fields import dig, emr_group_key, profile_role, space_facts, tag_map
+from guardian.aws_fields import default_idle_minutes, dig, emr_group_key, profile_role, space_facts, tag_map
 from guardian.events import models as m
 from guardian.kinds import Kind
 from guardian.resource import Creator, Observation
@@ -39,7 +39,7 @@ class Call:
     def created(self, arn: str, kind: Kind, fields: dict[str, Any], tags: Any = None, **extra: Any) -> Observation:
         """A Create* call: the caller is the creator, and the response names the resource."""
         base = {"created_at": self.at, "creator": self.creator, "api_arn": arn}
-        return self.observe(arn, kind, base | fields, tags=tag_map(tags) if tags else None, **extra)
+        return self.observe(arn, kind, base | fields, tags=tag_map(tags, given_only=True) if tags else None, **extra)
 
     def gone(self, arn: str, kind: Kind, state: str, **fields: Any) -> Observation:
         return self.observe(arn, kind, {"state": state, "deleted_at": self.at, **fields})
@@ -134,13 +134,17 @@ def _endpoint(call: Call, params: m.EndpointRequest) -> list[Observation]:
     return [call.created(call.response_arn("endpointArn", arn), Kind.ENDPOINT, fields, params.tags)]
 
 
+def _hyperpod_arn(call: Call, given: str) -> tuple[str, str]:
+    """A HyperPod cluster's ARN and name from what a call names it by. HyperPod ARNs carry a cluster id, not
+    the name: a call that names the cluster is resolved against the inventory by name before it is applied
+    (guardian.recording)."""
+    arn = canonical(given) if given.startswith("arn:") else call.location.sagemaker(f"cluster/{given}")
+    return arn, given.rsplit("/", 1)[-1]
+
+
 @translates("CreateCluster", "DeleteCluster", request=m.HyperPodRequest)
 def _hyperpod(call: Call, params: m.HyperPodRequest) -> list[Observation]:
-    # HyperPod ARNs carry a cluster id, not the name: a call that names the cluster is resolved
-    # against the inventory by name before it is applied (see ingest).
-    given = params.clusterName
-    arn = canonical(given) if given.startswith("arn:") else call.location.sagemaker(f"cluster/{given}")
-    name = given.rsplit("/", 1)[-1]
+    arn, name = _hyperpod_arn(call, params.clusterName)
     if call.name == "DeleteCluster":
         return [call.gone(arn, Kind.HYPERPOD_CLUSTER, "Deleting", name=name)]
     groups = {
@@ -241,6 +245,109 @@ def _terminate_job_flows(call: Call, params: m.TerminateJobFlowsRequest) -> list
         call.observe(call.location.emr_cluster(cluster_id), Kind.EMR_CLUSTER, {"state": "TERMINATING"})
         for cluster_id in params.jobFlowIds
     ]
+
+
+# --- Changes that move a bill after creation ------------------------------------------------------
+# Each records what its request says; where the cost is not in the call (groups named by id, nodes by id, a
+# policy removed), the observation asks the event path to describe the resource (describe_after).
+
+
+@translates("UpdateCluster", request=m.HyperPodUpdateRequest)
+def _hyperpod_update(call: Call, params: m.HyperPodUpdateRequest) -> list[Observation]:
+    arn, name = _hyperpod_arn(call, params.clusterName)
+    # The counts asked for: what it bills once the resize is done (the describe says where it stands now).
+    groups = {
+        g.instanceGroupName: {"instance_type": g.instanceType, "instance_count": g.instanceCount}
+        for g in params.instanceGroups
+    }
+    fields = {"name": name, "state": "Updating"}
+    return [call.observe(arn, Kind.HYPERPOD_CLUSTER, fields, groups=groups or None, describe_after=True)]
+
+
+@translates("BatchDeleteClusterNodes", "BatchAddClusterNodes", request=m.HyperPodNodesRequest)
+def _hyperpod_nodes(call: Call, params: m.HyperPodNodesRequest) -> list[Observation]:
+    arn, name = _hyperpod_arn(call, params.clusterName)
+    return [call.observe(arn, Kind.HYPERPOD_CLUSTER, {"name": name}, describe_after=True)]
+
+
+@translates("UpdateNotebookInstance", request=m.NotebookInstanceRequest)
+def _notebook_update(call: Call, params: m.NotebookInstanceRequest) -> list[Observation]:
+    # No state: a notebook instance is updated while stopped, and "Updating" would read as billing.
+    fields: dict[str, Any] = {"name": params.notebookInstanceName, "last_modified_at": call.at}
+    fields |= {"instance_type": params.instanceType} if params.instanceType else {}
+    return [call.observe(call.location.notebook_instance(params.notebookInstanceName), Kind.NOTEBOOK_INSTANCE, fields)]
+
+
+@translates("UpdateMlflowTrackingServer", request=m.MlflowRequest)
+def _mlflow_update(call: Call, params: m.MlflowRequest) -> list[Observation]:
+    size = params.trackingServerSize
+    fields: dict[str, Any] = {"name": params.trackingServerName, "last_modified_at": call.at}
+    fields |= {"tracking_server_size": size, "instance_type": f"mlflow.{size}"} if size else {}
+    arn = call.location.mlflow_tracking_server(params.trackingServerName)
+    return [call.observe(arn, Kind.MLFLOW_TRACKING_SERVER, fields)]
+
+
+@translates("UpdateEndpointWeightsAndCapacities", request=m.EndpointCapacityRequest)
+def _endpoint_capacity(call: Call, params: m.EndpointCapacityRequest) -> list[Observation]:
+    # The counts asked for are not yet the counts billed: the describe (and the InService event) says those.
+    fields = {"name": params.endpointName, "state": "Updating", "last_modified_at": call.at}
+    return [call.observe(call.location.endpoint(params.endpointName), Kind.ENDPOINT, fields, describe_after=True)]
+
+
+@translates("UpdateDomain", request=m.DomainRequest)
+def _domain_update(call: Call, params: m.DomainRequest) -> list[Observation]:
+    fields: dict[str, Any] = {"domain_id": params.domainId, "last_modified_at": call.at}
+    fields |= _given(execution_role=profile_role(params.defaultUserSettings))
+    fields |= _given(default_space_role=profile_role(params.defaultSpaceSettings))
+    fields |= _given(idle_timeout_minutes=_idle_minutes(params.defaultUserSettings))
+    return [call.observe(call.location.domain(params.domainId), Kind.DOMAIN, fields)]
+
+
+@translates("UpdateUserProfile", request=m.UserProfileRequest)
+def _user_profile_update(call: Call, params: m.UserProfileRequest) -> list[Observation]:
+    arn = call.location.user_profile(params.domainId, params.userProfileName)
+    fields: dict[str, Any] = {"name": params.userProfileName, "domain_id": params.domainId, "last_modified_at": call.at}
+    fields |= _given(execution_role=profile_role(params.userSettings))
+    fields |= _given(idle_timeout_minutes=_idle_minutes(params.userSettings))
+    return [call.observe(arn, Kind.USER_PROFILE, fields)]
+
+
+def _idle_minutes(settings: dict[str, Any] | None) -> int | None:
+    """The default idle shutdown of JupyterLab spaces that user settings give (None: not said, or off)."""
+    minutes = default_idle_minutes(settings)
+    if minutes is not None and not 1 <= minutes <= m.MAX_IDLE_MINUTES:
+        raise ValueError(f"idle timeout {minutes} minutes is not within 1-{m.MAX_IDLE_MINUTES}")
+    return minutes
+
+
+def _given(**facts: Any) -> dict[str, Any]:
+    """The facts a request states; one it leaves out says nothing (absent is not zero)."""
+    return {name: value for name, value in facts.items() if value is not None}
+
+
+_EMR_CHANGES = (
+    "PutAutoTerminationPolicy",
+    "RemoveAutoTerminationPolicy",
+    "ModifyInstanceGroups",
+    "AddInstanceGroups",
+    "ModifyInstanceFleet",
+    "AddInstanceFleet",
+)
+
+
+@translates(*_EMR_CHANGES, request=m.EmrClusterRequest)
+def _emr_change(call: Call, params: m.EmrClusterRequest) -> list[Observation]:
+    """A cluster's policy or capacity changed. Groups and fleets are named by id (the inventory keys them by
+    what prices them), and a removed policy is a none no event may state: the describe says what it is now."""
+    cluster_id = params.cluster
+    if cluster_id is None:
+        return []  # ModifyInstanceGroups naming only its groups' ids: the sweep finds the cluster
+    fields: dict[str, Any] = {}
+    policy = params.autoTerminationPolicy
+    if call.name == "PutAutoTerminationPolicy" and policy and policy.idleTimeout:
+        fields["auto_termination_idle_seconds"] = policy.idleTimeout
+    arn = call.location.emr_cluster(cluster_id)
+    return [call.observe(arn, Kind.EMR_CLUSTER, fields, describe_after=not fields)]
 
 
 def creator_of(identity: m.UserIdentity, event_name: str) -> Creator:

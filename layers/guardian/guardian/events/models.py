@@ -251,7 +251,8 @@ class EndpointDetail(_Lenient):
     EndpointName: Name
     EndpointArn: Arn
     EndpointConfigName: Name | None = None
-    ProductionVariants: list[VariantState] = Field(default_factory=list, max_length=MAX_LIST)
+    # None when the event carries none: AWS sends state changes without them, which is no count at all.
+    ProductionVariants: list[VariantState] | None = Field(default=None, max_length=MAX_LIST)
     EndpointStatus: str
     CreationTime: EventTime | None = None
     LastModifiedTime: EventTime | None = None
@@ -377,7 +378,7 @@ class SpaceSharingSettings(_Lenient):
     sharingType: Literal["Private", "Shared"] | None = None
 
 
-_MAX_IDLE_MINUTES = 525_600  # SageMaker's longest idle shutdown: a year
+MAX_IDLE_MINUTES = 525_600  # SageMaker's longest idle shutdown: a year
 _MAX_STORAGE_GB = 16_384  # SageMaker's largest space volume
 
 
@@ -395,7 +396,7 @@ def _space_settings(settings: dict[str, Any] | None) -> dict[str, Any] | None:
     instance_type = facts.get("instance_type")
     if instance_type is not None and not (isinstance(instance_type, str) and _INSTANCE_TYPE.fullmatch(instance_type)):
         raise ValueError("spaceSettings: the default instance type is not an instance type")
-    bounds = {"idle_timeout_minutes": _MAX_IDLE_MINUTES, "storage_gb": _MAX_STORAGE_GB}
+    bounds = {"idle_timeout_minutes": MAX_IDLE_MINUTES, "storage_gb": _MAX_STORAGE_GB}
     for fact, most in bounds.items():
         if fact in facts and not 1 <= facts[fact] <= most:
             message = "spaceSettings: {fact} {value} is not within 1-{most}"
@@ -486,3 +487,130 @@ class RunJobFlowRequest(Tagged):
 
 class TerminateJobFlowsRequest(_Lenient):
     jobFlowIds: list[Name] = Field(min_length=1, max_length=MAX_LIST)
+
+
+# --- What changes a bill after creation (issue 11: every billing change seen within a minute) ------------
+
+
+class HyperPodNodesRequest(_Lenient):
+    """BatchDeleteClusterNodes, BatchAddClusterNodes: which nodes leave or join is by node id or group, not a count."""
+
+    clusterName: Annotated[str, AfterValidator(_cluster)]
+
+
+class HyperPodUpdateRequest(HyperPodRequest):
+    instanceGroupsToDelete: list[Name] = Field(default_factory=list, max_length=MAX_LIST)
+
+
+class WeightAndCapacity(_Lenient):
+    variantName: Name
+    desiredInstanceCount: Count | None = None
+
+
+class EndpointCapacityRequest(_Lenient):
+    endpointName: Name
+    desiredWeightsAndCapacities: list[WeightAndCapacity] = Field(default_factory=list, max_length=MAX_LIST)
+
+
+class DomainRequest(_Lenient):
+    domainId: Name
+    defaultUserSettings: Annotated[dict[str, Any] | None, AfterValidator(_user_settings)] = None
+    defaultSpaceSettings: Annotated[dict[str, Any] | None, AfterValidator(_user_settings)] = None
+
+
+class EmrClusterRequest(_Lenient):
+    """An EMR call about one cluster (PutAutoTerminationPolicy, ModifyInstanceFleet, ...): the cluster is
+    ``clusterId`` (``jobFlowId`` in AddInstanceGroups); ModifyInstanceGroups may name only its groups."""
+
+    clusterId: Name | None = None
+    jobFlowId: Name | None = None
+    autoTerminationPolicy: AutoTerminationPolicy | None = None
+
+    @property
+    def cluster(self) -> str | None:
+        return self.clusterId or self.jobFlowId
+
+
+# A field named InstanceType would shadow the type of the same name inside a class body.
+_InstanceType = InstanceType
+
+
+class HyperPodGroupState(_Lenient):
+    InstanceGroupName: Label  # a key of the record's groups (AWS's own sample names one with spaces)
+    InstanceType: _InstanceType | None = None
+    CurrentCount: Count | None = None
+
+
+class HyperPodClusterDetail(_Lenient):
+    ClusterArn: Arn
+    ClusterName: Name | None = None
+    ClusterStatus: Annotated[Text, Field(max_length=64)]
+    CreationTime: EventTime | None = None
+    InstanceGroups: list[HyperPodGroupState] | None = Field(default=None, max_length=MAX_LIST)
+    FailureMessage: Prose | None = None
+
+    @field_validator("ClusterArn")
+    @classmethod
+    def _a_cluster(cls, arn: str) -> str:
+        if arns.kind_of(arn) is not Kind.HYPERPOD_CLUSTER:
+            raise ValueError("is not a HyperPod cluster ARN")
+        return arn
+
+
+class HyperPodClusterStateChangeEvent(_Envelope):
+    detail: HyperPodClusterDetail
+
+
+_NOTEBOOK_STATUSES = ("Pending", "InService", "Stopping", "Stopped", "Failed", "Deleting", "Updating")
+_NOTEBOOK_STATUS_BY_EVENT_SPELLING = {status.upper(): status for status in _NOTEBOOK_STATUSES}
+
+
+class NotebookInstanceDetail(_Lenient):
+    NotebookInstanceArn: Arn
+    NotebookInstanceName: Name
+    NotebookInstanceStatus: str
+    InstanceType: _InstanceType | None = None
+    CreationTime: EventTime | None = None
+    LastModifiedTime: EventTime | None = None
+    Tags: Annotated[dict[str, str], BeforeValidator(_tags)] = Field(default_factory=dict)
+
+    @field_validator("NotebookInstanceStatus")
+    @classmethod
+    def _api_spelling(cls, status: str) -> str:
+        """The API's spelling (InService), whichever an event uses (IN_SERVICE)."""
+        api = _NOTEBOOK_STATUS_BY_EVENT_SPELLING.get(status[:64].replace("_", "").upper())
+        if api is None:
+            raise ValueError(f"unknown NotebookInstanceStatus {status[:64]!r}")
+        return api
+
+
+class NotebookInstanceStateChangeEvent(_Envelope):
+    detail: NotebookInstanceDetail
+
+
+class TrackingServerDetail(_Lenient):
+    """What a tracking server's event may carry; its detail-type says the state, ``resources`` its ARN."""
+
+    TrackingServerArn: Arn | None = None
+    TrackingServerName: Name | None = None
+    TrackingServerSize: Name | None = None
+
+
+class TrackingServerEvent(_Envelope):
+    detail: TrackingServerDetail = Field(default_factory=TrackingServerDetail)
+
+    @property
+    def arn(self) -> str | None:
+        """The server's ARN: the detail's, else the one the envelope's resources name."""
+        named = [self.detail.TrackingServerArn, *self.resources]
+        return next((a for a in named if a and arns.kind_of(a) is Kind.MLFLOW_TRACKING_SERVER), None)
+
+
+class EmrInstanceFleetDetail(_Lenient):
+    clusterId: Name
+    instanceFleetId: Name | None = None
+    state: Text | None = None
+
+
+class EmrInstanceFleetStateChangeEvent(_Envelope):
+    detail: EmrInstanceFleetDetail

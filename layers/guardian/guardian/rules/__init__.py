@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guardian.rules.base import AnyRule, Detection, Rule, RuleContext
+from guardian.rules.emr_no_auto_termination import EmrNoAutoTermination, EmrNoAutoTerminationConfig
 from guardian.rules.idle_emr_cluster import IdleEmrCluster, IdleEmrClusterConfig
 from guardian.rules.idle_endpoint import IdleEndpoint, IdleEndpointConfig
 from guardian.rules.long_running_app import LongRunningApp, LongRunningAppConfig
@@ -19,8 +20,13 @@ RULES: tuple[type[AnyRule], ...] = (
     LongRunningApp,
     UnattributedResource,
     StaleSpaceStorage,
+    EmrNoAutoTermination,
 )
 RULES_BY_NAME: Mapping[str, type[AnyRule]] = {rule.name: rule for rule in RULES}
+
+
+# Keys scripts may still use, and what they became.
+RENAMED = {"idle_emr_cluster.require_auto_termination": "emr_no_auto_termination.enabled"}
 
 
 class RulesConfig(BaseModel):
@@ -35,6 +41,7 @@ class RulesConfig(BaseModel):
     long_running_app: LongRunningAppConfig = Field(default_factory=LongRunningAppConfig)
     unattributed_resource: UnattributedResourceConfig = Field(default_factory=UnattributedResourceConfig)
     stale_space_storage: StaleSpaceStorageConfig = Field(default_factory=StaleSpaceStorageConfig)
+    emr_no_auto_termination: EmrNoAutoTerminationConfig = Field(default_factory=EmrNoAutoTerminationConfig)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "RulesConfig":
@@ -52,7 +59,7 @@ class RulesConfig(BaseModel):
         values = self.model_dump()
         for assignment in assignments:
             key, _, value = assignment.partition("=")
-            rule, _, name = key.strip().partition(".")
+            rule, _, name = RENAMED.get(key.strip(), key.strip()).partition(".")
             if not value or rule not in values or name not in values[rule]:
                 known = ", ".join(f"{r.key()}.{n}" for r in RULES for n in r.Config.model_fields)
                 raise ValueError(f"unknown threshold {key!r} (known: {known})")

@@ -3,7 +3,8 @@ the IAM actions it needs (declared here, beside the code; template.yaml must gra
 wants fetched in bulk, and a pure ``evaluate`` that says whether one resource is waste, since when, and why.
 
 A rule also carries what the rest of the guardian needs to know about its findings: the word messages
-call them by, whether remediation may act on them, and whether they group by space in a message."""
+call them by (or a title of their own), whether remediation may act on them, whether they group by space in
+a message, and whether they are waste or a risk that wastes nothing yet."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,12 +31,20 @@ class Detection:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+class Unjudged(Exception):
+    """Raised by ``evaluate`` when what the rule needs is not known (no variant known to ask metrics of): not
+    waste, and no proof there is none, so a finding it holds stays as it is. The message says what is missing."""
+
+
 @dataclass
 class RuleContext:
     now: datetime
     lookup: Callable[[str], Resource | None]  # a record by ARN: a space, a user profile
     spaces_of_owner: Callable[[str], list[Resource]]
     metrics: dict[str, Datapoints] = field(default_factory=dict)
+    # A one-off audit (`guardian scan`): no later look will come, so what is known only to have happened
+    # before now ("stopped before <time>") is judged now rather than a grace later.
+    audit: bool = False
 
 
 ConfigT = TypeVar("ConfigT", bound=RuleConfig)
@@ -50,9 +59,15 @@ class Rule(Generic[ConfigT]):
     Config: type[ConfigT]  # its thresholds, with defaults
     kinds: ClassVar[frozenset[Kind]]  # the kinds of resource it looks at
     permissions: ClassVar[tuple[str, ...]] = ()  # IAM actions it needs (the sweep function's grant)
-    remediable: ClassVar[bool] = False  # whether remediation may act on its findings (remediation.py)
+    remediable: ClassVar[bool] = False  # whether remediation may act on its findings (guardian.remediation)
     # Whether several of its findings in one space read as "N resources billing after <space> stopped".
     groups_by_space: ClassVar[bool] = False
+    # A risk, not waste: its findings waste nothing ($0/h) while the resource does its work; another rule
+    # counts the waste when there is some (emr-no-auto-termination, and idle-emr-cluster once it idles).
+    risk: ClassVar[bool] = False
+    # A finding title of its own, where "<adjective> <kind> <name>" would not say it ("EMR cluster without
+    # auto-termination"); empty: the adjective and the kind.
+    title: ClassVar[str] = ""
 
     def __init__(self, config: ConfigT | None = None) -> None:
         self.config: ConfigT = config or self.Config()
@@ -67,6 +82,12 @@ class Rule(Generic[ConfigT]):
 
     def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
         raise NotImplementedError
+
+    def next_check(self, resource: Resource, context: RuleContext) -> datetime | None:
+        """When this rule's verdict on the resource next changes by time alone (a grace or a limit ending),
+        if that is after now: the event path schedules the resource's check for then (guardian.judging).
+        None where only an event, new metric data (a window waits for its data) or the sweep can change it."""
+        return None
 
 
 AnyRule = Rule[Any]  # a rule of whichever config, as the registry and the evaluation hold them

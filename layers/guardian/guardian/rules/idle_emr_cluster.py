@@ -1,6 +1,7 @@
 """idle-emr-cluster: WAITING with IsIdle = 1 for N consecutive minutes (IsIdle is sampled every 5 minutes
-and tracks YARN only, so several consecutive 1s are needed), or RUNNING/WAITING with no auto-termination
-policy. The finding says which."""
+and tracks YARN only, so several consecutive 1s are needed). Its waste counts from the first idle sample of
+the run; a cluster busy again resolves it. A busy cluster with no auto-termination policy is not waste:
+emr-no-auto-termination says so, as a risk."""
 
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +19,6 @@ POINT_MINUTES = 5
 
 class IdleEmrClusterConfig(RuleConfig):
     idle_minutes: int = Field(default=30, ge=POINT_MINUTES * 2)
-    require_auto_termination: bool = True
 
 
 class IdleEmrCluster(Rule[IdleEmrClusterConfig]):
@@ -52,37 +52,21 @@ class IdleEmrCluster(Rule[IdleEmrClusterConfig]):
         ]
 
     def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
-        if resource.state not in ("RUNNING", "WAITING"):
+        if resource.state != "WAITING":
             return None
         points = context.metrics.get(resource.arn, [])
         run = _trailing_idle(points)
-        no_policy = self._policy_known(resource) and resource.auto_termination_idle_seconds is None
-        evidence: dict[str, Any] = {"auto_termination_policy": _policy(resource), "state": resource.state}
-        if resource.state == "WAITING" and len(run) * POINT_MINUTES >= self.config.idle_minutes:
-            evidence |= {
-                "reason": "idle",
-                "idle_minutes": len(run) * POINT_MINUTES,
-                "is_idle_points": [[iso(t), v] for t, v in points[-12:]],
-            }
-            return Detection(
-                self.name,
-                resource,
-                run[0][0],
-                f"idle (IsIdle=1) for {len(run) * POINT_MINUTES} consecutive minutes",
-                evidence,
-            )
-        if no_policy and self.config.require_auto_termination:
-            evidence |= {"reason": "no-auto-termination"}
-            since = resource.created_at or resource.first_seen_at or context.now
-            return Detection(self.name, resource, since, "runs with no auto-termination policy", evidence)
-        return None
-
-    @staticmethod
-    def _policy_known(resource: Resource) -> bool:
-        # Known from the sweep (GetAutoTerminationPolicy) or the launch request the guardian saw.
-        return resource.described_at is not None or bool(
-            resource.creator and resource.creator.event_name == "RunJobFlow"
-        )
+        minutes = len(run) * POINT_MINUTES
+        if minutes < self.config.idle_minutes:
+            return None
+        evidence: dict[str, Any] = {
+            "reason": "idle",
+            "idle_minutes": minutes,
+            "auto_termination_policy": policy(resource),
+            "state": resource.state,
+            "is_idle_points": [[iso(t), v] for t, v in points[-12:]],
+        }
+        return Detection(self.name, resource, run[0][0], f"idle for {minutes} minutes: no YARN work", evidence)
 
 
 def _trailing_idle(points: list[tuple[datetime, float]]) -> list[tuple[datetime, float]]:
@@ -94,6 +78,7 @@ def _trailing_idle(points: list[tuple[datetime, float]]) -> list[tuple[datetime,
     return run
 
 
-def _policy(resource: Resource) -> str:
+def policy(resource: Resource) -> str:
+    """The cluster's auto-termination policy, in words."""
     seconds = resource.auto_termination_idle_seconds
     return f"terminate after {seconds // 60} idle minutes" if seconds else "none"

@@ -1,6 +1,8 @@
 """idle-endpoint: an instance-backed endpoint with zero Invocations, summed over all its variants, for the
 lookback. Serverless endpoints and endpoints at zero instances cost nothing idle and are never flagged;
-missing data counts as zero only for an endpoint that existed for the whole window."""
+missing data counts as zero only for an endpoint that existed for the whole window. Invocations exist only
+per variant: with no variant known the rule cannot judge (it never guesses AllTraffic: an endpoint whose
+variant has another name would read as idle)."""
 
 from datetime import datetime, timedelta
 
@@ -9,7 +11,7 @@ from pydantic import Field
 from guardian.kinds import Kind
 from guardian.metric_data import MetricQuery
 from guardian.resource import Resource
-from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso
+from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, Unjudged, iso
 
 
 class IdleEndpointConfig(RuleConfig):
@@ -47,7 +49,7 @@ class IdleEndpoint(Rule[IdleEndpointConfig]):
             )
             for r in resources
             if r.kind is Kind.ENDPOINT and self._candidate(r)
-            for variant in (sorted(r.groups) or ["AllTraffic"])
+            for variant in sorted(r.groups)
         ]
 
     def evaluate(self, resource: Resource, context: RuleContext) -> Detection | None:
@@ -57,9 +59,11 @@ class IdleEndpoint(Rule[IdleEndpointConfig]):
         existed_since = resource.created_at or resource.first_seen_at
         if existed_since is None or existed_since > start:
             return None  # too young to call idle: no data is not yet evidence
+        if not resource.groups:
+            raise Unjudged("no production variant known: Invocations are kept per variant")
         per_variant = {
             variant: sum(value for _, value in context.metrics.get(f"{resource.arn}|{variant}", []))
-            for variant in (sorted(resource.groups) or ["AllTraffic"])
+            for variant in sorted(resource.groups)
         }
         if sum(per_variant.values()) > 0:
             return None

@@ -1,6 +1,8 @@
 """unattributed-resource: a billable resource no source can attribute to anyone. Somebody pays for it and
 nobody answers for it; the evidence lists what was tried."""
 
+from datetime import datetime, timedelta
+
 from pydantic import Field
 
 from guardian.kinds import BILLABLE_OUTSIDE_SPACE, is_billing
@@ -30,3 +32,13 @@ class UnattributedResource(Rule[UnattributedResourceConfig]):
         creator = resource.creator.principal_arn if resource.creator else None
         evidence = {"tried": list(resource.attribution.notes), "created_by": creator}
         return Detection(self.name, resource, since, "billing, and no evidence names an owner", evidence)
+
+    def next_check(self, resource: Resource, context: RuleContext) -> datetime | None:
+        """The end of the grace given events and the sweep to find an owner, for a resource nobody owns yet."""
+        if resource.attribution.source is not Source.UNATTRIBUTED or not is_billing(resource.kind, resource.state):
+            return None
+        since = resource.created_at or resource.first_seen_at
+        if resource.serverless or resource.instance_count == 0 or since is None:
+            return None
+        due = since + timedelta(minutes=self.config.grace_minutes)
+        return due if due > context.now else None
