@@ -45,9 +45,8 @@ class _Stderr:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _quiet_the_core(args.verbose)
     try:
-        with _no_metrics():
+        with _quiet_core(args.verbose), _no_metrics():
             status: int = args.run(args)
         return status
     except Exception as error:
@@ -87,18 +86,25 @@ DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperat
 EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"})
 
 
-def _quiet_the_core(verbose: int) -> None:
+@contextmanager
+def _quiet_core(verbose: int) -> Iterator[None]:
     """The CLI prints its own output: the core's JSON logs go to stderr, and only when asked (-v: info,
     -vv: debug; GUARDIAN_LOG_LEVEL overrides), and the functions it runs locally emit no metrics (they
-    would print to stdout)."""
+    would print to stdout). The logger is left as it was found (main() may run in a longer-lived process)."""
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    previous_level = logger.log_level
     level = {0: "CRITICAL", 1: "INFO"}.get(verbose, "DEBUG")
     logger.setLevel(os.environ.get("GUARDIAN_LOG_LEVEL", level))
     handler = logger.registered_handler
-    if isinstance(handler, logging.StreamHandler):  # Powertools' handler is one
-        handler.setStream(_Stderr())
+    previous_stream = handler.setStream(_Stderr()) if isinstance(handler, logging.StreamHandler) else None
     logging.getLogger("botocore").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", "No application metrics to publish")  # metrics are off here, as said
+    try:
+        yield
+    finally:
+        logger.setLevel(previous_level)
+        if previous_stream is not None and isinstance(handler, logging.StreamHandler):
+            handler.setStream(previous_stream)
 
 
 @contextmanager

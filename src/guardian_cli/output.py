@@ -4,6 +4,7 @@ their total, and what an audit could not read. Plain values in, text out: no com
 import csv
 import io
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -29,12 +30,35 @@ def render(rows: Sequence[dict[str, Any]], fmt: str, columns: Sequence[str]) -> 
     return table(rows, columns)
 
 
-def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], width: int | None = None) -> str:
+    """Aligned columns. ``width``: the most a line may take (default: the terminal's, when stdout is one;
+    piped output is never cut): the widest columns are narrowed, their cells cut with "…"."""
     cells = [[_cell(row.get(c)) for c in columns] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    if width is None and sys.stdout.isatty():
+        width = shutil.get_terminal_size().columns
+    if width is not None:
+        widths = _fitted(widths, width)
+    lines = ["  ".join(_cut(c.upper(), w).ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(_cut(v, w).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in cells]
     return "\n".join(lines)
+
+
+NARROWEST = 8  # a column is never narrowed below this: an id prefix, a short name, a price
+
+
+def _fitted(widths: list[int], width: int) -> list[int]:
+    fitted = list(widths)
+    while sum(fitted) + 2 * (len(fitted) - 1) > width:
+        widest = max(range(len(fitted)), key=lambda i: fitted[i])
+        if fitted[widest] <= NARROWEST:
+            break  # as narrow as it gets: the terminal wraps the rest
+        fitted[widest] -= 1
+    return fitted
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _cell(value: Any) -> str:

@@ -73,3 +73,13 @@ def test_log_lines_only_when_asked(tmp_path, capsys):
     assert status == 0 and "1 events, 1 recorded" in out
     assert any(json.loads(line)["level"] == "INFO" for line in err.splitlines())  # the core's log, on stderr
     assert all(not line.startswith("{") for line in out.splitlines())
+
+
+def test_tables_fit_the_width_they_are_given_and_piped_output_is_never_cut():
+    from guardian_cli.output import table
+
+    rows = [{"id": "f-0123456789abcdef", "summary": "still billing since space alice-lab stopped " * 3}]
+    narrow = table(rows, ["id", "summary"], width=60)
+    assert all(len(line) <= 60 for line in narrow.splitlines())
+    assert narrow.splitlines()[1].endswith("…") and "f-0123456789abcdef" in narrow
+    assert table(rows, ["id", "summary"]) == table(rows, ["id", "summary"], width=10_000)  # not a terminal

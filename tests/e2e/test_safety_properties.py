@@ -4,7 +4,7 @@ RemediationMode=enforce and the shortest grace the template allows, then the out
 afterwards are held to what enforce must never do.
 
 A scenario draws owners with and without channels (email confirmed, pending or none; a Slack channel or
-not, the webhook answering 404 or 500 from some moment), private and shared spaces, endpoints deployed from
+not, the webhook answering 404 from some moment, or 200 again), private and shared spaces, endpoints deployed from
 them (attributed by Studio's auto-tags or CloudTrail's source identity, or by nobody, or only by an
 ownership tag anyone can write), exemption tags with and without a date (past, today, to come) added along
 the way, snoozes (short ones run out), spaces stopped, restarted and stopped again, endpoints called again
@@ -56,9 +56,8 @@ from guardian_sandbox.stack import SANDBOX_ACCOUNT
 REGION = "us-east-1"
 LOCATION = Location(region=REGION, account=SANDBOX_ACCOUNT)
 START = datetime(2026, 11, 2, 8, tzinfo=UTC)
-GRACE_HOURS = (
-    1  # RemediationGraceHours' MinValue in template.yaml: the reminder (lead min(2 h, grace)) comes 1 h before
-)
+# RemediationGraceHours' MinValue in template.yaml; the reminder goes out min(REMINDER_HOURS=2 h, grace) before.
+GRACE_HOURS = 1
 GRACE = timedelta(hours=GRACE_HOURS)
 ORPHAN_GRACE = 15  # minutes a stopped space's endpoints wait before they are orphaned (a quick restart is no alarm)
 THRESHOLDS = [f"orphaned_resource.grace_minutes={ORPHAN_GRACE}", "idle_endpoint.lookback_hours=1"]
@@ -76,10 +75,11 @@ REMINDER = "Remediation soon"  # how a reminder's subject begins (guardian.messa
 # The exemption tag's values: always, a date to come, today (held to the day's end), a date gone by.
 EXEMPT_VALUES = ("true", "2026-12-31", "2026-11-02", "2026-01-01")
 # Examples per run: a fifth of the profile's (default 25 -> 5, thorough 300 -> 60); each is seconds of the stack.
-SCENARIOS = max(3, settings.default.max_examples // 5)
+SCENARIOS = max(3, settings().max_examples // 5)
 
 Minute = int
 MadeBy = Literal["studio", "studio-untagged", "iam-user", "iam-user-owner-tag"]
+Replayed = Literal["DeleteApp", "CreateApp", "CreateEndpoint"]
 
 
 def moment(minute: Minute) -> datetime:
@@ -154,7 +154,7 @@ class Replay:
     """A CloudTrail event delivered again, late: the call made at ``made`` arrives at ``at``."""
 
     at: Minute
-    call: Literal["DeleteApp", "CreateApp", "CreateEndpoint"]
+    call: Replayed
     made: Minute
     target: str  # the space or endpoint
     twice: bool  # delivered twice more (EventBridge delivers at least once)
@@ -268,15 +268,9 @@ def _setup(plan: Plan) -> Iterator[tuple[Minute, int, dict[str, Any]]]:
         "PrimaryContainer": {"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/xgboost:1.7-1"},
     }
     variant = {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}
+    config = {"EndpointConfigName": CONFIG, "ProductionVariants": [variant]}
     yield 4, 0, {"aws": "sagemaker.create_model", "args": model}
-    yield (
-        4,
-        1,
-        {
-            "aws": "sagemaker.create_endpoint_config",
-            "args": {"EndpointConfigName": CONFIG, "ProductionVariants": [variant]},
-        },
-    )
+    yield 4, 1, {"aws": "sagemaker.create_endpoint_config", "args": config}
     for e in plan.endpoints:
         yield CREATED, 0, _create_endpoint(e)
 
@@ -341,7 +335,7 @@ def plans(draw: st.DrawFn) -> Plan:
             name,
             draw(st.sampled_from(["confirmed", "confirmed", "pending", "none"])),
             draw(st.integers(25, 100)),  # SNS asks for a confirmation with the first alert (after a space stops)
-            draw(st.sampled_from([True, True, False])),
+            draw(st.sampled_from([True, True, True, False])),
         )
         for name in names
     )
@@ -360,14 +354,17 @@ def plans(draw: st.DrawFn) -> Plan:
     by_name = {s.name: s for s in spaces}  # the endpoints name their space with its restart drawn
     endpoints = [replace(e, space=by_name[e.space.name] if e.space else None) for e in endpoints]
     # 200 or 404 (a 5xx is retried with real backoff sleeps: seconds of wall time for nothing new here).
-    statuses = draw(st.lists(st.tuples(st.integers(0, HORIZON), st.sampled_from([200, 404])), max_size=2))
+    status_change = st.tuples(st.integers(0, HORIZON), st.sampled_from([404, 200]))
+    statuses = _sometimes(draw, 30, st.lists(status_change, min_size=1, max_size=2)) or []
     replays = draw(st.lists(_replay(spaces, endpoints), max_size=3))
     return Plan(owners, tuple(spaces), tuple(endpoints), tuple(statuses), tuple(r for r in replays if r))
 
 
 def _endpoint(draw: st.DrawFn, name: str, creator: str, made_by: MadeBy, space: Space | None) -> Endpoint:
     last = Endpoint(name, creator, made_by, space).deadline
-    exempt = _sometimes(draw, 30, st.tuples(st.integers(CREATED + 1, last), st.sampled_from(EXEMPT_VALUES)))
+    # Most protections come while a reminder stands (between a notice and the grace's end), where it counts.
+    standing = st.integers(min(space.stop + ORPHAN_GRACE, last) if space else CREATED + 1, last)
+    exempt = _sometimes(draw, 35, st.tuples(st.integers(CREATED + 1, last) | standing, st.sampled_from(EXEMPT_VALUES)))
     snooze = None
     first_notice = space.stop + ORPHAN_GRACE + 3 if space else last + 1
     if first_notice <= last and _sometimes(draw, 30, st.just(True)):
@@ -393,7 +390,7 @@ def _disturbed(draw: st.DrawFn, space: Space, endpoints: list[Endpoint]) -> Spac
 
 @st.composite
 def _replay(draw: st.DrawFn, spaces: list[Space], endpoints: list[Endpoint]) -> Replay | None:
-    call = draw(st.sampled_from(["DeleteApp", "CreateApp", "CreateEndpoint"]))
+    call: Replayed = draw(st.sampled_from(["DeleteApp", "CreateApp", "CreateEndpoint"]))
     twice = draw(st.booleans())
     if call == "CreateEndpoint":
         e = draw(st.sampled_from(endpoints))
@@ -642,7 +639,6 @@ def quiet() -> None:
 
 @pytest.mark.slow
 @settings(
-    settings.default,
     max_examples=SCENARIOS,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
