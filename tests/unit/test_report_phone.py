@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from itertools import pairwise
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from guardian import report_format, report_html
@@ -131,10 +131,12 @@ def test_the_charts_have_dollar_axis_ticks():
         assert shown[0] == 0 and len(shown) >= 3 and len({b - a for a, b in pairwise(shown)}) == 1
 
 
+@example(top=0.010000000000000002)
 @given(st.floats(min_value=0.01, max_value=1e7, allow_nan=False))
 def test_axis_ticks_start_at_zero_cover_the_top_in_a_few_even_round_steps(top):
     values = ticks(top)
-    assert values[0] == 0 and values[-1] >= top and 2 <= len(values) <= 6
+    # covers the top (to within float noise: a top of 0.010000000000000002 is drawn at the $0.01 tick)
+    assert values[0] == 0 and values[-1] >= top * (1 - 1e-9) and 2 <= len(values) <= 6
     steps = {round(b - a, 9) for a, b in pairwise(values)}
     assert len(steps) == 1
     step = steps.pop()
