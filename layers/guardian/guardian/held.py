@@ -94,18 +94,21 @@ def _release(
             outbox.unhold(audience, latest[finding.id][1])
             report.dropped += 1
         latest[finding.id] = (version, key, Notice(kind, finding))
-    by_key = {key: notice for _, key, notice in latest.values()}
-    if not by_key:
-        return
-    outcome = tell(guardian, Audience(owner or None), by_key, now, deadline, tell_team=False)
-    report.sent += [f"{channel} to {audience}: {subject}" for channel, subject, _ in outcome.sent]
-    for key in by_key:
-        if key in outcome.failed:
-            report.failed.append(f"{audience} {key}: {outcome.failed[key]}")
-        elif key in outcome.held:
-            report.still_held += 1
-        else:
-            outbox.unhold(audience, key)
+    # One message per kind, as the stream sends them: held "opened" notices told as a reminder would say
+    # remediation is coming for what nothing scheduled, and a reminder told as "opened" would be lost.
+    by_kind: dict[NoticeKind, dict[str, Notice]] = defaultdict(dict)
+    for _, key, notice in latest.values():
+        by_kind[notice.kind][key] = notice
+    for by_key in (by_kind[kind] for kind in NoticeKind if kind in by_kind):  # opened before its reminder
+        outcome = tell(guardian, Audience(owner or None), by_key, now, deadline, tell_team=False)
+        report.sent += [f"{channel} to {audience}: {subject}" for channel, subject, _ in outcome.sent]
+        for key in by_key:
+            if key in outcome.failed:
+                report.failed.append(f"{audience} {key}: {outcome.failed[key]}")
+            elif key in outcome.held:
+                report.still_held += 1
+            else:
+                outbox.unhold(audience, key)
 
 
 def _drop(guardian: Guardian, finding: Finding | None, key: str, kind: NoticeKind, now: datetime) -> None:
