@@ -98,6 +98,8 @@ class EventLog:
         self._emit = emit
         self._findings: dict[str, Finding] = {}
         self._last_skip: dict[str, str] = {}  # resource name -> the reason last given for not acting on it
+        # One action on a resource is one line, though it resolves every finding the resource had (each audits it).
+        self._actions_shown: set[ActionLine] = set()
         self.counts = {"messages": 0, "delivered": 0, "actions": 0, "acted": 0, "skipped": 0}
 
     def stream_records(
@@ -155,11 +157,15 @@ class EventLog:
             outcome = f"would act at {iso(when)}" if when else outcome
         dry_run = entry.action == "dry-run" or plan.get("mode") == "dry-run"
         mode: Literal["dry-run", "enforce"] = "dry-run" if dry_run else "enforce"
+        line = ActionLine(
+            at=iso(at), action=_action_name(finding, entry), resource_name=name, mode=mode, outcome=outcome
+        )
+        if line in self._actions_shown:
+            return
+        self._actions_shown.add(line)
         self.counts["actions"] += 1
         self.counts["acted"] += outcome == "done" or outcome.startswith("would act")
-        self._emit(
-            ActionLine(at=iso(at), action=_action_name(finding, entry), resource_name=name, mode=mode, outcome=outcome)
-        )
+        self._emit(line)
 
     def email(self, at: datetime, messages: Iterable[dict[str, Any]]) -> None:
         """Messages the topic carried, each with the addresses it reached (SNS sends nothing to a pending
