@@ -3,6 +3,8 @@ clusters, instance groups and fleets) to observations."""
 
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
 from guardian.arns import Location
 from guardian.aws_fields import emr_group_key
 from guardian.events import models as m
@@ -10,33 +12,37 @@ from guardian.kinds import GONE, Kind, is_gone
 from guardian.resource import Observation
 
 
+def _observed(event: EventBridgeModel, arn: str, kind: Kind, **said: Any) -> Observation:
+    """What one service event says of one resource, stamped with the event's time, id and detail-type."""
+    return Observation(arn=arn, kind=kind, observed_at=event.time, source_id=event.id, origin=event.detail_type, **said)
+
+
+def _known(**values: Any) -> dict[str, Any]:
+    """The fields an event states; the ones it leaves out (None or empty) are not said, so they stay as known."""
+    return {name: value for name, value in values.items() if value not in (None, "")}
+
+
 def endpoint(event: m.EndpointStateChangeEvent) -> list[Observation]:
     detail = event.detail
-    fields: dict[str, Any] = {
-        "name": detail.EndpointName,
-        "api_arn": detail.EndpointArn,
-        "state": detail.EndpointStatus,
-    }
+    fields = _known(
+        name=detail.EndpointName,
+        api_arn=detail.EndpointArn,
+        state=detail.EndpointStatus,
+        endpoint_config_name=detail.EndpointConfigName,
+        created_at=detail.CreationTime,
+        last_modified_at=detail.LastModifiedTime,
+        state_reason=detail.FailureReason,
+    )
     counts = _variant_counts(detail.ProductionVariants or [], steady=detail.EndpointStatus == "InService")
     if counts and all(count is not None for _, count in counts):
         fields["instance_count"] = sum(count for _, count in counts if count is not None)
-    if detail.EndpointConfigName:
-        fields["endpoint_config_name"] = detail.EndpointConfigName
-    if detail.CreationTime:
-        fields["created_at"] = detail.CreationTime
-    if detail.LastModifiedTime:
-        fields["last_modified_at"] = detail.LastModifiedTime
-    if detail.FailureReason:
-        fields["state_reason"] = detail.FailureReason
     # Only named variants can be matched with the endpoint config's; unnamed counts go in the total.
     groups = {name: {"instance_count": count} for name, count in counts if name and count is not None}
     return [
-        Observation(
-            arn=detail.EndpointArn,
-            kind=Kind.ENDPOINT,
-            observed_at=event.time,
-            source_id=event.id,
-            origin=event.detail_type,
+        _observed(
+            event,
+            detail.EndpointArn,
+            Kind.ENDPOINT,
             fields=fields,
             tags=detail.Tags or None,
             groups=groups or None,
@@ -60,25 +66,12 @@ def _variant_counts(variants: list[m.VariantState], steady: bool) -> list[tuple[
 
 def emr_cluster(event: m.EmrClusterStateChangeEvent) -> list[Observation]:
     detail = event.detail
-    location = Location(region=event.region, account=event.account)
-    fields: dict[str, Any] = {"state": detail.state}
-    if detail.name:
-        fields["name"] = detail.name
-    reason = detail.stateChangeReason
-    if reason.code or reason.message:
-        fields["state_reason"] = ": ".join(part for part in (reason.code, reason.message) if part)
+    reason = ": ".join(part for part in (detail.stateChangeReason.code, detail.stateChangeReason.message) if part)
+    fields = _known(state=detail.state, name=detail.name, state_reason=reason)
     if is_gone(detail.state) and detail.state != "TERMINATING":
         fields["deleted_at"] = event.time
-    return [
-        Observation(
-            arn=location.emr_cluster(detail.clusterId),
-            kind=Kind.EMR_CLUSTER,
-            observed_at=event.time,
-            source_id=event.id,
-            origin=event.detail_type,
-            fields=fields,
-        )
-    ]
+    location = Location(region=event.region, account=event.account)
+    return [_observed(event, location.emr_cluster(detail.clusterId), Kind.EMR_CLUSTER, fields=fields)]
 
 
 def emr_instance_group(event: m.EmrInstanceGroupStateChangeEvent) -> list[Observation]:
@@ -99,27 +92,19 @@ def emr_instance_group(event: m.EmrInstanceGroupStateChangeEvent) -> list[Observ
         "instance_count": running,
         "market": detail.market,
     }
-    return [
-        Observation(
-            arn=location.emr_cluster(detail.clusterId),
-            kind=Kind.EMR_CLUSTER,
-            observed_at=event.time,
-            source_id=event.id,
-            origin=event.detail_type,
-            groups={emr_group_key(detail.instanceGroupType, detail.instanceType, detail.market): group},
-        )
-    ]
+    key = emr_group_key(detail.instanceGroupType, detail.instanceType, detail.market)
+    return [_observed(event, location.emr_cluster(detail.clusterId), Kind.EMR_CLUSTER, groups={key: group})]
 
 
 def hyperpod_cluster(event: m.HyperPodClusterStateChangeEvent) -> list[Observation]:
     detail = event.detail
-    fields: dict[str, Any] = {"api_arn": detail.ClusterArn, "state": detail.ClusterStatus}
-    if detail.ClusterName:
-        fields["name"] = detail.ClusterName
-    if detail.CreationTime:
-        fields["created_at"] = detail.CreationTime
-    if detail.FailureMessage:
-        fields["state_reason"] = detail.FailureMessage
+    fields = _known(
+        api_arn=detail.ClusterArn,
+        state=detail.ClusterStatus,
+        name=detail.ClusterName,
+        created_at=detail.CreationTime,
+        state_reason=detail.FailureMessage,
+    )
     if detail.ClusterStatus == "Deleting":
         fields["deleted_at"] = event.time
     # A group's current count is what bills; a group the event lists without one is not known to be empty.
@@ -128,12 +113,10 @@ def hyperpod_cluster(event: m.HyperPodClusterStateChangeEvent) -> list[Observati
         for g in detail.InstanceGroups or []
     }
     return [
-        Observation(
-            arn=detail.ClusterArn,
-            kind=Kind.HYPERPOD_CLUSTER,
-            observed_at=event.time,
-            source_id=event.id,
-            origin=event.detail_type,
+        _observed(
+            event,
+            detail.ClusterArn,
+            Kind.HYPERPOD_CLUSTER,
             fields=fields,
             groups=groups or None,
             # No groups said: the cluster changed (a resize ends in service), and how is for the describe.
@@ -144,29 +127,18 @@ def hyperpod_cluster(event: m.HyperPodClusterStateChangeEvent) -> list[Observati
 
 def notebook_instance(event: m.NotebookInstanceStateChangeEvent) -> list[Observation]:
     detail = event.detail
-    fields: dict[str, Any] = {
-        "name": detail.NotebookInstanceName,
-        "api_arn": detail.NotebookInstanceArn,
-        "state": detail.NotebookInstanceStatus,
-    }
-    if detail.InstanceType:
-        fields["instance_type"] = detail.InstanceType
-    if detail.CreationTime:
-        fields["created_at"] = detail.CreationTime
-    if detail.LastModifiedTime:
-        fields["last_modified_at"] = detail.LastModifiedTime
+    fields = _known(
+        name=detail.NotebookInstanceName,
+        api_arn=detail.NotebookInstanceArn,
+        state=detail.NotebookInstanceStatus,
+        instance_type=detail.InstanceType,
+        created_at=detail.CreationTime,
+        last_modified_at=detail.LastModifiedTime,
+    )
     if detail.NotebookInstanceStatus == "Deleting":
         fields["deleted_at"] = event.time
     return [
-        Observation(
-            arn=detail.NotebookInstanceArn,
-            kind=Kind.NOTEBOOK_INSTANCE,
-            observed_at=event.time,
-            source_id=event.id,
-            origin=event.detail_type,
-            fields=fields,
-            tags=detail.Tags or None,
-        )
+        _observed(event, detail.NotebookInstanceArn, Kind.NOTEBOOK_INSTANCE, fields=fields, tags=detail.Tags or None)
     ]
 
 
@@ -200,23 +172,21 @@ def tracking_server(event: m.TrackingServerEvent) -> list[Observation]:
     if arn is None:
         raise ValueError("the event names no MLflow tracking server (detail.TrackingServerArn or resources)")
     state = TRACKING_SERVER_STATES[event.detail_type]
-    fields: dict[str, Any] = {"state": state}
-    if event.detail.TrackingServerArn:
-        fields["api_arn"] = event.detail.TrackingServerArn
-    if event.detail.TrackingServerName:
-        fields["name"] = event.detail.TrackingServerName
     size = event.detail.TrackingServerSize
-    if size:
-        fields |= {"tracking_server_size": size, "instance_type": f"mlflow.{size}"}
+    fields = _known(
+        state=state,
+        api_arn=event.detail.TrackingServerArn,
+        name=event.detail.TrackingServerName,
+        tracking_server_size=size,
+        instance_type=f"mlflow.{size}" if size else None,
+    )
     if is_gone(state):
         fields["deleted_at"] = event.time
     return [
-        Observation(
-            arn=arn,
-            kind=Kind.MLFLOW_TRACKING_SERVER,
-            observed_at=event.time,
-            source_id=event.id,
-            origin=event.detail_type,
+        _observed(
+            event,
+            arn,
+            Kind.MLFLOW_TRACKING_SERVER,
             fields=fields,
             describe_after=state in _SIZE_MAY_CHANGE and not size,
         )
@@ -227,13 +197,4 @@ def emr_instance_fleet(event: m.EmrInstanceFleetStateChangeEvent) -> list[Observ
     """A fleet resized, provisioned or ended. A fleet mixes instance types and markets, which the event does
     not break down: the cluster is described (its fleets' provisioned capacity)."""
     location = Location(region=event.region, account=event.account)
-    return [
-        Observation(
-            arn=location.emr_cluster(event.detail.clusterId),
-            kind=Kind.EMR_CLUSTER,
-            observed_at=event.time,
-            source_id=event.id,
-            origin=event.detail_type,
-            describe_after=True,
-        )
-    ]
+    return [_observed(event, location.emr_cluster(event.detail.clusterId), Kind.EMR_CLUSTER, describe_after=True)]
