@@ -12,13 +12,16 @@ SAM := $(SAM_VENV)/bin/sam
 SAM_VERSION := 1.170.0
 
 export AWS_DEFAULT_REGION ?= us-east-1
+# The layer's bytecode is compiled by the runtime's Python (layers/guardian/Makefile stops the build without it):
+# python3.13 on the PATH, else pyenv's.
+export COMPILE_PYTHON ?= $(or $(shell python3.13 -c 'import sys; print(sys.executable)' 2>/dev/null),$(lastword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13)),python3.13)
 export SAM_CLI_TELEMETRY := 0
 
 # Tests run on every core (pytest-xdist); the ten slowest are printed at the end so the next slow one is seen.
 PYTEST := $(BIN)/pytest -n auto --durations=10
 TYPED := layers/guardian/guardian src tools functions
 
-.PHONY: help demo test unit integration e2e template-tests tests lint typecheck bench build deploy sandbox clean
+.PHONY: help demo test unit integration e2e template-tests tests lint typecheck bench cost build deploy sandbox clean
 
 help:
 	@echo "make demo            the demo on the embedded sandbox"
@@ -29,6 +32,7 @@ help:
 	@echo "make template-tests  the template and permission tests"
 	@echo "make lint            ruff, mypy and sam validate --lint"
 	@echo "make bench           scale benchmark on the sandbox, printing figures"
+	@echo "make cost            the stack's monthly AWS bill for a 100-user domain, from a simulated day (ARGS=--help)"
 	@echo "make build           sam build (no Docker needed) and check the artifact"
 	@echo "make deploy          sam deploy --guided"
 	@echo "make sandbox         serve the sandbox on 127.0.0.1:5000"
@@ -76,6 +80,9 @@ lint: typecheck $(SAM_VENV)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m guardian_sandbox.bench
+
+cost: $(BIN)/.installed
+	$(BIN)/python -m guardian_sandbox.cost_model $(ARGS)
 
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy $(TYPED)

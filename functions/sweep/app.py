@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from guardian import clock
 from guardian.observability import logger, metrics
+from guardian.resume import Budget
 from guardian.runtime import from_env
 from guardian.sweep import SweepRequest, sweep
 
@@ -16,4 +17,5 @@ from guardian.sweep import SweepRequest, sweep
 @metrics.log_metrics
 @event_parser(model=SweepRequest)
 def handler(event: SweepRequest, context: LambdaContext) -> dict[str, Any]:
-    return sweep(from_env(os.environ), now=clock.now(), request=event).as_dict()
+    budget = Budget.of(context)  # a pass longer than the invocation continues next run (guardian.resume)
+    return sweep(from_env(os.environ), now=clock.now(), request=event, budget=budget).as_dict()

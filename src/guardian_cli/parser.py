@@ -10,6 +10,7 @@ from pathlib import Path
 
 from guardian import clock
 from guardian.findings import SEVERITIES, Status
+from guardian.rules import RULES_BY_NAME
 from guardian_cli.account import Endpoint, TableRef
 from guardian_cli.commands import demo, findings, inventory, invoke, redeliver, replay, report, sandbox, scan, simulate
 from guardian_cli.commands import restore as restore_command
@@ -79,13 +80,15 @@ def _runs(parser: argparse.ArgumentParser, command: Command) -> None:
 
 
 def _sandbox(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument(
+        "--port", type=int, default=5000, help="the port to serve on; 0 picks a free one (default %(default)s)"
+    )
     parser.add_argument(
         "--transition-seconds",
         type=float,
         default=2.0,
         help="how long each in-between state lasts (Studio's Pending and Deleting, an endpoint's Creating, a "
-        "notebook's Stopping, an EMR cluster's STARTING...) (default 2)",
+        "notebook's Stopping, an EMR cluster's STARTING...), in seconds (default %(default)s)",
     )
     _runs(parser, lambda args: sandbox.serve(args.port, args.transition_seconds))
 
@@ -109,29 +112,43 @@ def _replay(parser: argparse.ArgumentParser) -> None:
         help="a JSON event, an array of events, JSON lines, a CloudTrail log file or parked records",
     )
     _endpoint_args(parser)
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: one line per event and what it did; json: the handlers' results (default %(default)s)",
+    )
     _runs(parser, lambda args: replay.run(args.files, _endpoint(args), args.format))
 
 
 def _redeliver(parser: argparse.ArgumentParser) -> None:
     _endpoint_args(parser)
     parser.add_argument(
-        "--stack", default="studio-cost-guardian", help="the deployed stack (its outputs name the queue)"
+        "--stack",
+        default="studio-cost-guardian",
+        help="the deployed stack (its outputs name the queue) (default %(default)s)",
     )
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: a line per finding change sent again; json: the same as one document (default %(default)s)",
+    )
     _runs(parser, lambda args: redeliver.run(_endpoint(args), args.stack, args.format))
 
 
 def _inventory(parser: argparse.ArgumentParser) -> None:
     _endpoint_args(parser)
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    parser.add_argument("--tag-prefix", default=DEFAULT_TAG_PREFIX)
+    _format_arg(parser, ("table", "json", "csv"), "table", "json and csv have the record's fields for scripts")
+    _tag_prefix_arg(parser)
     _runs(parser, lambda args: inventory.run(_endpoint(args), args.format, args.tag_prefix))
 
 
 def _scan(parser: argparse.ArgumentParser) -> None:
     _endpoint_args(parser)
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    _format_arg(
+        parser, ("table", "json", "csv"), "table", "json adds each finding's evidence and attribution, for scripts"
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -140,7 +157,7 @@ def _scan(parser: argparse.ArgumentParser) -> None:
         dest="overrides",
         help="a rule threshold for this run, e.g. orphaned_resource.grace_minutes=0 (repeatable)",
     )
-    parser.add_argument("--tag-prefix", default=DEFAULT_TAG_PREFIX)
+    _tag_prefix_arg(parser)
     parser.add_argument("--include-exempt", action="store_true", help="also list findings about exempt resources")
     parser.add_argument(
         "--fail-on",
@@ -171,19 +188,26 @@ def _findings(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("show", nargs="?", choices=["show"], help="show one finding whole: guardian findings show ID")
     parser.add_argument("finding_id", nargs="?", metavar="ID", help="the finding `show` shows")
     _table_args(parser)
-    parser.add_argument("--owner", help="a user profile name or ARN")
+    parser.add_argument("--owner", help="only this owner's findings: a user profile name or ARN")
     parser.add_argument(
         "--status",
         choices=[STILL_BILLING, *(s.value for s in Status if s is not Status.OPEN), NEW],
         help=f"{STILL_BILLING}: still billing (open, notified, snoozed, remediation-scheduled); {NEW}: nobody told "
         "yet; or an exact lifecycle state (default: every status but resolved)",
     )
-    parser.add_argument("--rule")
+    parser.add_argument("--rule", help=f"only this rule's findings: {', '.join(sorted(RULES_BY_NAME))}")
     parser.add_argument(
-        "--since", type=parse_day_or_time, help="detected on or after: YYYY-MM-DD (that day's start) or ISO time"
+        "--since",
+        type=parse_day_or_time,
+        metavar="DATE",
+        help="detected on or after: YYYY-MM-DD (that day's start) or ISO time",
     )
-    parser.add_argument("--timezone", default="UTC", help="IANA time zone of --since's day (default UTC)")
-    parser.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    parser.add_argument(
+        "--timezone", default="UTC", help="IANA time zone of --since's day, e.g. Europe/Paris (default %(default)s)"
+    )
+    _format_arg(
+        parser, ("table", "json", "csv"), "table", "json and csv for scripts; `show` prints text, or JSON with json"
+    )
     parser.add_argument("--include-exempt", action="store_true", help="also list exempt findings")
 
     def run(args: argparse.Namespace) -> int:
@@ -238,16 +262,27 @@ def start_of(value: date | datetime | None, zone: str) -> datetime | None:
 
 
 def _snooze(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("finding_id", metavar="FINDING_ID")
-    parser.add_argument("--until", type=parse_time, required=True, help="YYYY-MM-DD (end of that day, UTC) or ISO time")
-    parser.add_argument("--reason", required=True)
+    parser.add_argument("finding_id", metavar="FINDING_ID", help="the finding's ID (the ID column of `findings`)")
+    parser.add_argument(
+        "--until", type=parse_time, required=True, help="until when: YYYY-MM-DD (end of that day, UTC) or ISO time"
+    )
+    parser.add_argument(
+        "--reason", required=True, help="why it is kept: the audit trail records it, and you as who snoozed"
+    )
     _table_args(parser)
     _runs(parser, lambda args: findings.snooze(_table_ref(args), args.finding_id, args.until, args.reason))
 
 
 def _restore(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("finding_id", metavar="FINDING_ID")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "finding_id", metavar="FINDING_ID", help="the finding whose resource remediation deleted or stopped"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: what was restored, or the plan to; json: the same for scripts (default %(default)s)",
+    )
     _table_args(parser)
     _runs(parser, lambda args: restore_command.run(_table_ref(args), args.finding_id, args.format))
 
@@ -255,16 +290,20 @@ def _restore(parser: argparse.ArgumentParser) -> None:
 def _report(parser: argparse.ArgumentParser) -> None:
     _table_args(parser)
     parser.add_argument("--week", help="an ISO week, e.g. 2026-W47 (default: the last 7 days up to now)")
-    parser.add_argument("--format", choices=("table", "json", "csv", "html"), default="table")
+    _format_arg(parser, ("table", "json", "csv", "html"), "table", "html: the page the weekly email links to")
     parser.add_argument("--out", type=Path, metavar="FILE", help="write the report here instead of printing it")
-    parser.add_argument("--timezone", default="UTC", help="IANA time zone of the weeks and days (default UTC)")
+    parser.add_argument(
+        "--timezone",
+        default="UTC",
+        help="IANA time zone of the weeks and days, e.g. Europe/Paris (default %(default)s)",
+    )
     parser.add_argument(
         "--hide-private", action="store_true", help="count resources in private spaces without naming them"
     )
     parser.add_argument(
         "--cost-explorer", action="store_true", help="add Cost Explorer's actual cost per owner tag (one $0.01 call)"
     )
-    parser.add_argument("--tag-prefix", default=DEFAULT_TAG_PREFIX, help="the stack's TagPrefix")
+    _tag_prefix_arg(parser)
     _runs(
         parser,
         lambda args: report.run(
@@ -282,7 +321,13 @@ def _report(parser: argparse.ArgumentParser) -> None:
 
 def _invoke(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("function", help="a function's directory name (ingest, sweep) or logical id")
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="the events to invoke it with, in order (JSON, e.g. events/)",
+    )
     _endpoint_args(parser)
     _runs(parser, lambda args: invoke.run(args.function, args.files, _endpoint(args)))
 
@@ -305,7 +350,13 @@ def _simulate(parser: argparse.ArgumentParser) -> None:
         dest="overrides",
         help="a rule threshold, as for scan, e.g. orphaned_resource.grace_minutes=0 (repeatable)",
     )
-    parser.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
+    parser.add_argument(
+        "--format",
+        choices=("jsonl", "table"),
+        default="jsonl",
+        help="jsonl: one JSON line per thing that happened, in time order; table: the same, aligned "
+        "(default %(default)s)",
+    )
     _runs(parser, lambda args: simulate.run(args.scenario, args.parameters, args.overrides, args.format))
 
 
@@ -313,14 +364,36 @@ def _simulate(parser: argparse.ArgumentParser) -> None:
 
 
 def _endpoint_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint, e.g. `guardian sandbox`'s")
-    parser.add_argument("--region", default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    parser.add_argument(
+        "--endpoint-url",
+        metavar="URL",
+        help="an AWS-compatible endpoint, e.g. `guardian sandbox`'s http://127.0.0.1:5000 (default: AWS itself)",
+    )
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        help="the AWS region (default: $AWS_DEFAULT_REGION, else us-east-1; now %(default)s)",
+    )
+
+
+def _format_arg(parser: argparse.ArgumentParser, choices: tuple[str, ...], default: str, note: str) -> None:
+    parser.add_argument("--format", choices=choices, default=default, help=f"{note} (default %(default)s)")
+
+
+def _tag_prefix_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tag-prefix",
+        default=DEFAULT_TAG_PREFIX,
+        help="the stack's TagPrefix: its tags are <prefix>:owner, <prefix>:exempt... (default %(default)s)",
+    )
 
 
 def _table_args(parser: argparse.ArgumentParser) -> None:
     _endpoint_args(parser)
     parser.add_argument(
-        "--stack", default="studio-cost-guardian", help="the deployed stack whose table to read (its TableName output)"
+        "--stack",
+        default="studio-cost-guardian",
+        help="the deployed stack whose table to read (its TableName output) (default %(default)s)",
     )
     parser.add_argument("--table", help="the table itself (default: the stack's, or the sandbox's)")
 

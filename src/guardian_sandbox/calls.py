@@ -15,7 +15,7 @@ from guardian.runtime import forget_cached
 # boto3 service names whose IAM prefix differs.
 IAM_PREFIX = {"emr": "elasticmapreduce", "resourcegroupstaggingapi": "tag"}
 # Calls authorised as other actions: a DynamoDB transaction is authorised per item it writes.
-AUTHORISED_AS = {"dynamodb:TransactWriteItems": "dynamodb:PutItem"}
+AUTHORISED_AS = {"dynamodb:TransactWriteItems": "dynamodb:PutItem", "s3:ListBuckets": "s3:ListAllMyBuckets"}
 # Calls that need a further permission no call shows: a schedule hands its target role to Scheduler.
 ALSO_NEEDS = {"scheduler:CreateSchedule": "iam:PassRole"}
 

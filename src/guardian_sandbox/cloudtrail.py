@@ -16,8 +16,12 @@ LookupEvents answers as the service does: newest first, at most one lookup attri
 (90 days back by default), pages of up to 50 with a token that survives new events arriving between
 pages, the real error codes. Every answer is checked against botocore's output shape before it is sent.
 
-The same records reach EventBridge: :func:`api_call_event` is a record as "AWS API Call via CloudTrail"
-delivers it, and :meth:`History.since` what was recorded after a point (simulation/bus.py delivers both).
+The same records reach EventBridge as on AWS, only while a trail is logging: a call made while a trail
+that covers its region (its own, or multi-region) is logging is marked for the bus when it is recorded
+(:func:`trail_logging`; :func:`ensure_trail` makes one, as SandboxStack.deploy does by default), and the
+history keeps every call whatever the trails say, as LookupEvents does on AWS. :func:`api_call_event` is a
+record as "AWS API Call via CloudTrail" delivers it, and :meth:`History.since` what was recorded for the bus
+after a point (simulation/bus.py delivers both).
 """
 
 import base64
@@ -31,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import botocore.session
+from botocore.exceptions import ClientError
 from moto.cloudtrail.models import CloudTrailBackend, cloudtrail_backends
 from moto.cloudtrail.responses import CloudTrailResponse
 from moto.core.exceptions import ServiceException
@@ -94,6 +99,7 @@ class _Event:
     username: str
     resources: list[dict[str, str]]
     record: dict[str, Any]  # the CloudTrail record, as CloudTrailEvent carries it (a JSON string)
+    to_bus: bool = False  # made while a trail was logging: EventBridge has it too
     event_id: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -145,8 +151,9 @@ class History:
         return recorded
 
     def since(self, seq: int) -> list[dict[str, Any]]:
-        """The records kept after the ``seq``-th (``next_seq`` marks now), in the order they were made."""
-        return [e.record for e in sorted(self.events, key=lambda e: e.order) if e.seq > seq]
+        """The records kept after the ``seq``-th (``next_seq`` marks now) that a logging trail sent the bus,
+        in the order they were made."""
+        return [e.record for e in sorted(self.events, key=lambda e: e.order) if e.seq > seq and e.to_bus]
 
 
 def history(backend: CloudTrailBackend) -> History:
@@ -159,6 +166,78 @@ def events_of(account: str, region: str) -> list[dict[str, Any]]:
     """Every record kept for this account and region, oldest first (for tests and the demo)."""
     kept = sorted(history(cloudtrail_backends[account][region]).events, key=lambda e: e.order)
     return [e.record for e in kept]
+
+
+# --- trails ---------------------------------------------------------------------------------------
+
+TRAIL_NAME = "management-events"
+
+
+def trail_logging(account: str, region: str) -> bool:
+    """Whether a trail of ``account`` that covers ``region`` (made there, or multi-region) is logging: what
+    EventBridge needs to receive "AWS API Call via CloudTrail" events."""
+    return any(
+        trail.status.is_logging and (trail.is_multi_region or trail.region_name == region)
+        for backend in cloudtrail_backends[account].values()
+        for trail in backend.trails.values()
+    )
+
+
+def ensure_trail(clients: Any, name: str = TRAIL_NAME) -> str:
+    """A multi-region trail of management events, logging, as an account's usual setup has (CloudTrail's
+    console makes one): its bucket, the trail, StartLogging. Kept if already there. Returns its ARN."""
+    cloudtrail, s3 = clients("cloudtrail"), clients("s3")
+    account = clients("sts").get_caller_identity()["Account"]
+    bucket = f"aws-cloudtrail-logs-{account}-{name}"
+    where = (
+        {} if clients.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": clients.region}}
+    )
+    try:
+        s3.create_bucket(Bucket=bucket, **where)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "BucketAlreadyOwnedByYou":
+            raise
+    try:
+        arn = str(cloudtrail.get_trail(Name=name)["Trail"]["TrailARN"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "TrailNotFoundException":
+            raise
+        arn = str(cloudtrail.create_trail(Name=name, S3BucketName=bucket, IsMultiRegionTrail=True)["TrailARN"])
+    cloudtrail.start_logging(Name=name)
+    return arn
+
+
+# moto's answers about trails carry members the service model does not have, and nulls where AWS leaves
+# a member out: answered as the model has them.
+_TRAIL_ANSWERS = {
+    "create_trail": "CreateTrail",
+    "get_trail": "GetTrail",
+    "describe_trails": "DescribeTrails",
+    "update_trail": "UpdateTrail",
+}
+
+
+def _modelled(value: Any, shape: Any) -> Any:
+    """``value`` with only what ``shape`` has: no unknown member, no null."""
+    if shape.type_name == "structure" and isinstance(value, dict):
+        return {
+            key: _modelled(item, shape.members[key])
+            for key, item in value.items()
+            if key in shape.members and item is not None
+        }
+    if shape.type_name == "list" and isinstance(value, list):
+        return [_modelled(item, shape.member) for item in value]
+    return value
+
+
+def _answered_as_modelled(original: Any, operation: str) -> Any:
+    shape = _models["cloudtrail"].operation_model(operation).output_shape
+
+    def answer(self: CloudTrailResponse) -> str:
+        return json.dumps(_modelled(json.loads(original(self)), shape))
+
+    answer._sandbox_modelled = True  # type: ignore[attr-defined]
+    return answer
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -315,6 +394,7 @@ def record_call(response: BaseResponse, status: int, body: Any) -> None:
         username=_username(identity),
         resources=_resources(request, answer),
         record=record,
+        to_bus=trail_logging(account, region),
     )
 
 
@@ -429,8 +509,14 @@ class _LookupEvents(CloudTrailResponse):
 
 
 def install() -> None:
-    """Record the calls of the services in _SERVICES, and serve LookupEvents (idempotent)."""
+    """Record the calls of the services in _SERVICES (and S3's bucket calls), serve LookupEvents (idempotent)."""
     for response_class in _SERVICES:
         if not getattr(response_class.call_action, "_sandbox_cloudtrail", False):
             response_class.call_action = _recorded(response_class.call_action)  # type: ignore[method-assign]
     CloudTrailResponse.lookup_events = _LookupEvents.lookup_events  # type: ignore[attr-defined]
+    for method, operation in _TRAIL_ANSWERS.items():
+        if not getattr(getattr(CloudTrailResponse, method), "_sandbox_modelled", False):
+            setattr(CloudTrailResponse, method, _answered_as_modelled(getattr(CloudTrailResponse, method), operation))
+    from guardian_sandbox import s3_buckets  # S3's bucket calls (a REST-XML service): recorded there
+
+    s3_buckets.install()

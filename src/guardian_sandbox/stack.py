@@ -84,8 +84,12 @@ class SandboxStack:
         self.last_stream_batch: list[dict[str, Any]] = []
         forget_cached()  # functions keep clients across invocations; this stack may be a new sandbox
 
-    def deploy(self) -> "SandboxStack":
-        """Create the template's table and parking queue in the sandbox (kept if already there)."""
+    def deploy(self, trail: bool = True) -> "SandboxStack":
+        """Create the template's table and parking queue in the sandbox (kept if already there). ``trail``: the
+        account also gets a logging multi-region trail, as a real account where the stack runs has (without
+        one, no "AWS API Call via CloudTrail" event reaches the bus; the services' own events still do)."""
+        if trail:
+            cloudtrail.ensure_trail(self.clients)
         definition = self.template.table_definition() | {"TableName": self.table_name}
         _unless_there(self.clients("dynamodb").create_table, "ResourceInUseException", **definition)
         self.parked_queue_url = self.clients("sqs").create_queue(QueueName=PARKED_QUEUE)["QueueUrl"]
@@ -218,9 +222,10 @@ class SandboxStack:
         }
 
     def stream_batch(self) -> list[dict[str, Any]]:
-        """The stream's new records that pass the template's FilterCriteria for the notify function."""
-        pattern = EventPattern.load(self._stream["FilterCriteria"]["Filters"][0]["Pattern"])
-        return [r for r in self._new_stream_records() if _matches(pattern, r)]
+        """The stream's new records that pass the template's FilterCriteria for the notify function: as Lambda
+        does, a record passes if any filter matches it, and what passes none is dropped, never delivered."""
+        patterns = [EventPattern.load(f["Pattern"]) for f in self._stream["FilterCriteria"]["Filters"]]
+        return [r for r in self._new_stream_records() if any(_matches(p, r) for p in patterns)]
 
     def redeliver_last_batch(self) -> Any:
         """Streams deliver at least once: the last batch, handed to the notify function again."""
@@ -333,9 +338,10 @@ class SandboxStack:
         )
         return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
 
-    def invoke(self, function: str, event: Any) -> Any:
+    def invoke(self, function: str, event: Any, context: Any = None) -> Any:
+        """``context``: a Lambda context of the caller's (the bench's, say, with its modelled time left)."""
         handler = self._module(function).handler
-        context = LambdaContext(
+        context = context or LambdaContext(
             function_name=function,
             aws_request_id=str(uuid.uuid4()),
             invoked_function_arn=f"arn:aws:lambda:{self.clients.region}:{SANDBOX_ACCOUNT}:function:{function}",

@@ -257,7 +257,7 @@ def _checked(result: dict[str, Any], operation: str, model=_model) -> ActionResu
 
 def _page(items: list[Any], token: str | None, max_results: int | None) -> tuple[list[Any], str | None]:
     start = int(token or 0)
-    size = max_results or 50
+    size = max_results or 10  # SageMaker's default page (guardian_sandbox.paging)
     end = start + size
     return items[start:end], (str(end) if end < len(items) else None)
 
@@ -760,13 +760,18 @@ def install() -> None:
         ElasticMapReduceResponse.run_job_flow
     )
     # These build on this module's helpers: imported once it is.
-    from guardian_sandbox import billing_calls, emr_fleets, hyperpod, moto_answers, request_shapes, transitions
+    from guardian_sandbox import billing_calls, emr_fleets, hyperpod, moto_answers, paging, request_shapes, transitions
 
     emr_fleets.install()
+    paging.install()
     moto_answers.install()
     request_shapes.install()
     transitions.install()
     hyperpod.install()
+    from guardian_sandbox import inference_components, partner_apps  # moto lacks both
+
+    partner_apps.install()
+    inference_components.install()
     billing_calls.install()
     dynamodb.install()
     sns_email.install()

@@ -7,7 +7,11 @@ Studio's own states use, and ``guardian sandbox --transition-seconds``), then th
 gone. Passages are settled when the sandbox is next asked anything of these services, so what a describe or a
 list answers is what the service would show at that moment of the sandbox's clock; the time the end was
 reached is what the resource says (an endpoint's LastModifiedTime, an EMR cluster's ReadyDateTime and
-EndDateTime). A change the service refuses while another is under way is refused with its error."""
+EndDateTime). A change the service refuses while another is under way is refused with its error.
+
+Each state a passage shows, in-between or end (not a resource's disappearance), is announced as the service's
+own state-change event, dated when it was reached (service_events.py), once, even if it was passed between
+two requests."""
 
 import weakref
 from collections.abc import Callable
@@ -28,10 +32,11 @@ from moto.sagemaker.models import (
 )
 from moto.sagemaker.responses import SageMakerResponse
 
-from guardian_sandbox import studio
+from guardian_sandbox import service_events, studio
 
 GONE = None  # a passage that ends with the resource deleted
 _PASSAGE = "_sandbox_passage"
+_ANNOUNCED = "_sandbox_announced"  # (the passage, how many of the states it showed were announced)
 # The resources whose passage is under way, so that a request settles nothing when none is (a sweep of thousands
 # of resources makes thousands of requests); weak, so a reset sandbox's resources leave with it.
 _under_way: "weakref.WeakValueDictionary[int, Any]" = weakref.WeakValueDictionary()
@@ -90,6 +95,29 @@ class _Passage:
             return passing[int(elapsed / step)], None
         return self.change.end, self.since + step * len(passing)
 
+    def shown(self, now: datetime) -> list[tuple[str | None, datetime]]:
+        """Every state shown by ``now``, with when it was reached (an in-between state lasting no time is
+        never shown)."""
+        step = timedelta(seconds=max(studio.settings.transition_seconds, 0))
+        states: list[tuple[str | None, datetime]] = (
+            [(s, self.since + step * i) for i, s in enumerate(self.change.passing)] if step else []
+        )
+        states.append((self.change.end, self.since + step * len(self.change.passing)))
+        return [(state, at) for state, at in states if at <= max(now, self.since)]
+
+
+def _announce(resource: Any, passage: _Passage, now: datetime) -> None:
+    """The service's event for each state ``passage`` showed by ``now`` and not yet announced."""
+    announced_for, count = resource.__dict__.get(_ANNOUNCED, (None, 0))
+    if announced_for is not passage:
+        count = 0
+    shown = passage.shown(now)
+    for state, at in shown[count:]:
+        if state is not GONE:
+            user_request = passage.change.passing == EMR_TERMINATE.passing  # not the steps' end
+            service_events.announce(resource, state, at, user_request=user_request)
+    resource.__dict__[_ANNOUNCED] = (passage, len(shown))
+
 
 def _advance(resource: Any, passage: _Passage, now: datetime) -> bool:
     """Show what ``passage`` shows at ``now``; True once it is over and the resource is gone."""
@@ -98,10 +126,12 @@ def _advance(resource: Any, passage: _Passage, now: datetime) -> bool:
         resource.__dict__.pop(_PASSAGE, None)
         _under_way.pop(id(resource), None)
         if state is GONE:
+            _announce(resource, passage, now)  # the in-between states it passed
             return True
     setattr(resource, passage.change.attribute, state)
     if ended is not None and passage.change.done is not None:
         passage.change.done(resource, ended)
+    _announce(resource, passage, now)  # after what the end sets: its event carries it
     return False
 
 
@@ -268,4 +298,7 @@ def install() -> None:
     for response_class in (SageMakerResponse, ElasticMapReduceResponse, ResourceGroupsTaggingAPIResponse):
         if not getattr(response_class.call_action, "_sandbox_transitions", False):
             response_class.call_action = _settled_first(response_class.call_action)  # type: ignore[method-assign]
+    from guardian_sandbox import endpoint_updates  # UpdateEndpoint, a passage of its own (it imports this module)
+
+    endpoint_updates.install()
     _installed = True

@@ -134,11 +134,11 @@ def test_a_scan_on_a_terminal_shows_its_progress_through_the_history_and_wipes_i
             return True
 
     terminal = Terminal()
-    monkeypatch.setattr("guardian_cli.commands.scan.ProgressLine", lambda: ProgressLine(terminal))
+    monkeypatch.setattr("guardian_cli.progress.ProgressLine", lambda _stream: ProgressLine(terminal))
     status, _, err = run(capsys, "scan", "--endpoint-url", url)
     assert status == 0 and "CloudTrail" not in err  # a pipe or a log gets no progress line
     shown = terminal.getvalue()
-    assert "\rreading CloudTrail history: 1 of at most 120 LookupEvents calls (2/s)" in shown
+    assert "CloudTrail history: 1 of at most 120 LookupEvents calls (2/s)" in shown
     assert shown.endswith("\r\x1b[K")  # the line is gone once the findings print
 
 

@@ -160,7 +160,7 @@ def test_a_space_made_long_ago_and_used_two_days_ago_is_dated_by_cloudtrail_not_
     assert findings(stack, "stale-space-storage") == []  # not "no app for 45 days"
     sweep_at(stack, stopped + timedelta(days=30, hours=1))
     [stale] = findings(stack, "stale-space-storage")
-    assert stale.summary == "no app for 30 days, 50 GB volume still billed"
+    assert stale.summary == "no app for 30 days or more, 50 GB volume still billed"
     assert stale.condition_since == stopped + timedelta(days=30)
     assert stale.evidence["last_app_at"] == stopped.isoformat().replace("+00:00", "Z")
 
@@ -183,7 +183,7 @@ def test_with_no_evidence_the_last_activity_is_unknown_and_staleness_unproven_un
     assert findings(stack, "stale-space-storage") == []
     sweep_at(stack, first + timedelta(days=30, hours=1))
     [stale] = findings(stack, "stale-space-storage")
-    assert stale.summary == "no app seen for 30 days (last activity unknown), 50 GB volume still billed"
+    assert stale.summary == "no app seen for 30 days or more (last activity unknown), 50 GB volume still billed"
     assert stale.evidence["last_app_at"] is None
     assert stale.evidence["idle_since_evidence"] == "no app seen by the guardian since"
     assert abs(stale.condition_since - (first + timedelta(days=30))) < timedelta(seconds=1)

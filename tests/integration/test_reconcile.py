@@ -171,27 +171,28 @@ def test_a_steady_state_sweep_costs_list_pages_not_calls_per_resource(stack):
     first_aws = {k: v for k, v in first.counts.items() if not k.startswith(("dynamodb", "sts"))}
     second_aws = {k: v for k, v in second.counts.items() if not k.startswith(("dynamodb", "sts"))}
     assert first_aws["sagemaker:DescribeEndpoint"] == 12
-    assert first_aws["sagemaker:DescribeEndpointConfig"] == 12
+    assert first_aws["sagemaker:DescribeEndpointConfig"] == 1  # the twelve share it: described once a sweep
     list_calls = {f"{c.service}:{''.join(w.title() for w in c.operation.split('_'))}" for c in COLLECTORS}
     lists = {k: v for k, v in first_aws.items() if k in list_calls or k.endswith("GetResources")}
     # Nothing changed: the second sweep makes the list and tagging calls, one page each here, one
     # GetMetricData call per metric window (endpoint invocations, EMR idleness) for the rules, and the rolling
-    # re-describe of what no list shows: the oldest-described sixth of the endpoints (2 of 12) and of the EMR
-    # clusters (the one there is), each with the calls of its describe; and writes only their new describe time.
+    # re-describe of what no list shows: the oldest-described 1/REDESCRIBE_SWEEPS of the endpoints (1 of 12) and
+    # of the EMR clusters (the one there is), each with the calls of its describe; and writes only their new
+    # describe time.
     rolling = {
-        "sagemaker:DescribeEndpoint": 2,
+        "sagemaker:DescribeEndpoint": 1,
         "emr:DescribeCluster": 1,
         "emr:GetAutoTerminationPolicy": 1,
         "emr:ListInstanceGroups": 1,
     }
-    assert REDESCRIBE_SWEEPS == 6
+    assert REDESCRIBE_SWEEPS == 48
     assert second_aws == lists | {"cloudwatch:GetMetricData": 2} | rolling
     assert all(count == 1 for key, count in second_aws.items() if key in lists)
     assert {kind: k["redescribed"] for kind, k in report["kinds"].items() if k["redescribed"]} == {
-        "endpoint": 2,
+        "endpoint": 1,
         "emr-cluster": 1,
     }
-    assert second.counts["dynamodb:PutItem"] == 3 and second.counts["dynamodb:TransactWriteItems"] == 0
+    assert second.counts["dynamodb:PutItem"] == 2 and second.counts["dynamodb:TransactWriteItems"] == 0
 
 
 def test_an_owner_decidable_only_later_is_attributed_by_the_next_sweep(stack):

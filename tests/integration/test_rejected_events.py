@@ -44,7 +44,11 @@ BAD_STATUS["detail"] = BAD_STATUS["detail"] | {"EndpointStatus": "HIBERNATING"}
         (UNKNOWN_CALL, "unsupported", "no translator for API call CreateModel"),
         (NO_ENDPOINT_NAME, "malformed", "endpointName: Field required"),
         (BAD_STATUS, "malformed", "unknown EndpointStatus 'HIBERNATING'"),
-        (reference("eb_cloudtrail_envelope_s3_CreateBucket_awsdocs.json"), "unsupported", "source='aws.s3'"),
+        (
+            reference("eb_cloudtrail_envelope_s3_CreateBucket_awsdocs.json") | {"source": "aws.ec2"},
+            "unsupported",
+            "source='aws.ec2'",
+        ),
         ({"hello": "world"}, "unsupported", "no translator"),
     ],
     ids=["emr-reason-cut-short", "unknown-call", "missing-field", "unknown-status", "other-service", "not-an-event"],

@@ -260,6 +260,7 @@ def test_a_call_is_recorded_with_its_callers_identity_and_source_identity(sandbo
 
 
 def test_the_bus_delivers_the_very_records_lookup_events_serves(sandbox, sm, trail, domain_id):
+    cloudtrail.ensure_trail(sandbox)  # EventBridge has the calls only while a trail logs them
     bus = CloudTrailBus("123456789012", "us-east-1")  # from now on
     alice = Caller(role="AmazonSageMaker-ExecutionRole-team", source_identity="alice")
     with cloudtrail.calls_by(alice.user_identity("123456789012")):

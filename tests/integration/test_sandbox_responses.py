@@ -14,9 +14,11 @@ import pytest
 
 from guardian.arns import Location
 from guardian.aws import AwsClients
+from guardian.events import from_cloudtrail_record
 from guardian.permissions import FUNCTION_PERMISSIONS
-from guardian_sandbox import clock, demo, embedded, studio
+from guardian_sandbox import clock, cloudtrail, demo, embedded, studio
 from guardian_sandbox.calls import IAM_PREFIX
+from guardian_sandbox.eventfactory import Caller
 from guardian_sandbox.scenario import DEFAULT_ROLE, role_arn
 from guardian_sandbox.slack_receiver import SlackReceiver
 from guardian_sandbox.stack import REPORTS_BUCKET, SANDBOX_ACCOUNT, SandboxStack
@@ -31,12 +33,14 @@ NOT_CALLS = {
     "pricing:GetProducts",  # no Price List API in moto: the sandbox prices from the bundled table
 }
 IN_TRANSIT = timedelta(hours=1)
+# IAM actions named otherwise than the call they authorise.
+CALLED_AS = {"s3:ListAllMyBuckets": "s3:ListBuckets"}
 
 
 def guardian_calls() -> set[str]:
     """Every call the guardian's functions may make, as service.Operation (their IAM actions, exactly)."""
     boto_name = {prefix: service for service, prefix in IAM_PREFIX.items()}
-    actions = set().union(*FUNCTION_PERMISSIONS.values()) - NOT_CALLS
+    actions = {CALLED_AS.get(a, a) for a in set().union(*FUNCTION_PERMISSIONS.values()) - NOT_CALLS}
     return {f"{boto_name.get(prefix, prefix)}.{name}" for prefix, _, name in (a.partition(":") for a in actions)}
 
 
@@ -110,6 +114,29 @@ def sweep_in_transit(stack: SandboxStack, now: datetime) -> None:
         [presto] = [c["Id"] for c in emr.list_clusters()["Clusters"] if c["Name"] == "adhoc-presto"]
         emr.terminate_job_flows(JobFlowIds=[presto])
         sm.stop_mlflow_tracking_server(TrackingServerName="team-tracking")
+        sm.create_partner_app(Name="evals", Type="comet", ExecutionRoleArn=role, Tier="small", AuthType="IAM")
+        endpoints = sm.list_endpoints()["Endpoints"]
+        serving = next(e["EndpointName"] for e in endpoints if e["EndpointStatus"] == "InService")
+        sm.create_inference_component(
+            InferenceComponentName="chat",
+            EndpointName=serving,
+            Specification={"ComputeResourceRequirements": {"MinMemoryRequiredInMb": 1024}},
+            RuntimeConfig={"CopyCount": 1},
+        )
+        # A bucket made from Studio, with a tag of its maker's: the event tags it (GetBucketTagging, then
+        # PutBucketTagging with both), the sweep lists it and reads its size (tests/integration/test_s3_buckets.py).
+        studio_user = Caller(role="AmazonSageMaker-ExecutionRole-alice", source_identity="alice")
+        with cloudtrail.calls_by(studio_user.user_identity(SANDBOX_ACCOUNT)):
+            stack.clients("s3").create_bucket(Bucket="alice-experiments")
+            tagging = {"TagSet": [{"Key": "project", "Value": "churn"}]}
+            stack.clients("s3").put_bucket_tagging(Bucket="alice-experiments", Tagging=tagging)
+        [made] = [
+            r
+            for r in cloudtrail.events_of(SANDBOX_ACCOUNT, "us-east-1")
+            if r["eventName"] == "CreateBucket" and r["requestParameters"]["bucketName"] == "alice-experiments"
+        ]
+        [delivery] = stack.deliver(from_cloudtrail_record(made))
+        assert delivery.error is None and delivery.result["resources"][0]["tagged"], delivery
         stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))
     studio.settings.transition_seconds = 0
 

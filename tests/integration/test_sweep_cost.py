@@ -10,13 +10,13 @@ import boto3
 
 from guardian.metric_data import MetricQuery, fetch
 from guardian.reconcile import REDESCRIBE_SWEEPS
-from guardian_sandbox.bench import Scale, seed
 from guardian_sandbox.calls import recording
 from guardian_sandbox.stack import SandboxStack
+from guardian_sandbox.worlds import Scale, seed
 from tests.conftest import sample
 
 SCALE = Scale(endpoints=230, spaces=60, profiles=120, emr_clusters=60)
-STUDIO_PAGE, ENDPOINT_PAGE, EMR_PAGE, TAGS_PER_PAGE = 50, 100, 50, 100  # the services' page sizes
+STUDIO_PAGE, ENDPOINT_PAGE, EMR_PAGE, TAGS_PER_PAGE = 100, 100, 50, 100  # the largest pages the calls allow
 LIST_OPERATIONS = 9  # domains, profiles, spaces, apps, endpoints, EMR, HyperPod, MLflow, notebook instances
 
 
@@ -35,8 +35,9 @@ def test_a_sweep_costs_what_it_must_and_a_steady_one_only_pages(sandbox):
         + ceil(SCALE.emr_clusters / EMR_PAGE)
         + 3  # HyperPod, MLflow, notebook instances: one (empty) page each
     )
-    tag_pages = ceil(SCALE.endpoints // 2 * 2 / TAGS_PER_PAGE)  # half the endpoints carry two Studio tags
-    describes = 1 + SCALE.profiles + SCALE.spaces + 2 * SCALE.endpoints + 3 * SCALE.emr_clusters
+    tag_pages = ceil(SCALE.endpoints // 2 / TAGS_PER_PAGE)  # half the endpoints carry Studio tags
+    # Each endpoint, and each of the four endpoint configurations once (a sweep describes a shared one once).
+    describes = 1 + SCALE.profiles + SCALE.spaces + SCALE.endpoints + 4 + 3 * SCALE.emr_clusters
     metric_calls = ceil(SCALE.endpoints / 500) + ceil(SCALE.emr_clusters / 500)  # two windows
     with recording() as first:
         stack.invoke("SweepFunction", sample("scheduled.json", "sweep"))

@@ -80,6 +80,7 @@ def test_every_sample_event_reaches_exactly_its_rule(bus, path):
         "eb_emr_cluster_state_change_STARTING_awsdocs.json",
         "eb_emr_cluster_state_change_TERMINATED_awsdocs.json",
         "eb_sagemaker_hyperpod_cluster_state_change_InService_awsdocs.json",
+        "eb_cloudtrail_envelope_s3_CreateBucket_awsdocs.json",
     ],
 )
 def test_aws_documentation_samples_match(bus, name):
@@ -94,7 +95,14 @@ NEAR_MISSES = {
     "EMR API calls under EMR's service-event source": sample("cloudtrail_RunJobFlow.json") | {"source": "aws.emr"},
     "an EMR step status change": reference("eb_emr_step_status_change_FAILED_awsdocs.json"),
     "an EMR auto-scaling policy change": reference("eb_emr_autoscaling_policy_state_change_PENDING_awsdocs.json"),
-    "another service's CloudTrail event": reference("eb_cloudtrail_envelope_s3_CreateBucket_awsdocs.json"),
+    "another service's CloudTrail event": with_detail(
+        reference("eb_cloudtrail_envelope_s3_CreateBucket_awsdocs.json") | {"source": "aws.ec2"},
+        eventSource="ec2.amazonaws.com",
+        eventName="RunInstances",
+    ),
+    "an S3 call that changes no bucket's existence": with_detail(
+        reference("eb_cloudtrail_envelope_s3_CreateBucket_awsdocs.json"), eventName="PutBucketPolicy"
+    ),
     "a HyperPod cluster event (a lifecycle script ran; no state change)": reference(
         "eb_sagemaker_hyperpod_cluster_event_lcs_started_awsdocs.json"
     ),

@@ -11,6 +11,7 @@ Events and the sweep: what exists, and whose it is
     sweep            the scheduled path: reconcile, then evaluate; or one scheduled evaluation
     reconcile        list and describe what really exists (collectors.py: one collector per kind), and the
                      rolling re-describe of what no list shows
+    resume           sweeps that finish at any size: the invocation's time, and the checkpoint the next continues from
     evidence         when a stop or deletion no event reported happened: CloudTrail's history, bounded
     recording        one observation into the inventory: merge, derive, tag, follow up
     inventory        merging observations into records in any order (dynamo_inventory.py: in the table)
@@ -30,6 +31,7 @@ Findings: what is waste, what it costs, and who hears
     cost, pricing    hourly cost from a resource's shape; the price book (Price List API or bundled)
     money            every dollar figure people read: unknown, never $0.00; totals count what they leave out
     metric_data      CloudWatch in batches of 500 queries
+    invocations      each endpoint variant's latest busy hour: CloudWatch is not asked while it is in the window
     notices          what a finding's change means for whom; messages.py words it
     notify           the findings stream -> notices -> the outbox (delivery.py) -> channels.py
     subscriptions    an owner's address and email subscription (delivered only once they confirm it)

@@ -23,6 +23,8 @@ _SAGEMAKER_TYPES = {
     "cluster": Kind.HYPERPOD_CLUSTER,
     "mlflow-tracking-server": Kind.MLFLOW_TRACKING_SERVER,
     "notebook-instance": Kind.NOTEBOOK_INSTANCE,
+    "partner-app": Kind.PARTNER_APP,  # named by an id (app-...), not its name
+    "inference-component": Kind.INFERENCE_COMPONENT,
 }
 # How many names follow the resource type in the ARN of each kind (app: domain, owner or space, type, name).
 _PATH_LENGTH = {
@@ -35,6 +37,8 @@ _PATH_LENGTH = {
     Kind.MLFLOW_TRACKING_SERVER: 1,
     Kind.NOTEBOOK_INSTANCE: 1,
     Kind.EMR_CLUSTER: 1,
+    Kind.PARTNER_APP: 1,
+    Kind.INFERENCE_COMPONENT: 1,
 }
 
 MAX_LENGTH = 2048  # the longest ARN any AWS API accepts
@@ -50,6 +54,8 @@ _ARN = re.compile(
 _REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}", re.ASCII)
 _ACCOUNT = re.compile(r"\d{12}", re.ASCII)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,255}", re.ASCII)
+# An S3 bucket's name (general purpose buckets: 3 to 63 lower-case letters, digits, dots and hyphens).
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,15 @@ class Location:
     def emr_cluster(self, cluster_id: str) -> str:
         return f"arn:{self.partition}:elasticmapreduce:{self.region}:{self.account}:cluster/{cluster_id}"
 
+    def s3_bucket(self, name: str) -> str:
+        """The inventory's key of a bucket. S3's own ARN (:func:`bucket_arn`) names no region or account, and
+        everything the guardian stores carries both: the key spells them, in the form S3 gives regional
+        resources (directory buckets, access points)."""
+        return f"arn:{self.partition}:s3:{self.region}:{self.account}:bucket/{name}"
+
+    def bucket_arn(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}"
+
 
 def canonical(arn: str) -> str:
     """The inventory key of an ARN: SageMaker resource parts lowercased, everything else as given
@@ -140,6 +155,8 @@ def kind_of(arn: str) -> Kind | None:
     """The kind of resource an ARN names, or None for a resource the guardian does not track, or for
     a string that is not the well-formed ARN of one (wrong number of names, a name AWS would refuse)."""
     parsed = parse(arn)
+    if parsed is not None and parsed.service == "s3":
+        return Kind.S3_BUCKET if _bucket_name(parsed) else None
     if parsed is None or not (_REGION.fullmatch(parsed.region) and _ACCOUNT.fullmatch(parsed.account)):
         return None
     kind: Kind | None = None
@@ -153,6 +170,27 @@ def kind_of(arn: str) -> Kind | None:
     if len(path) != _PATH_LENGTH[kind] or not all(NAME.fullmatch(name) for name in path):
         return None
     return kind
+
+
+def _bucket_name(parsed: Arn) -> str | None:
+    """The bucket an S3 ARN names, in S3's spelling (``arn:aws:s3:::name``) or the inventory's
+    (:meth:`Location.s3_bucket`); None for anything else (an object, an access point, a malformed name)."""
+    if not parsed.region and not parsed.account:
+        name = parsed.resource
+    elif _REGION.fullmatch(parsed.region) and _ACCOUNT.fullmatch(parsed.account) and parsed.resource_type == "bucket":
+        name = parsed.resource.partition("/")[2]
+    else:
+        return None
+    return name if BUCKET_NAME.fullmatch(name) else None
+
+
+def bucket_key(arn: str, location: Location) -> str:
+    """The inventory key of an ARN as an API lists it: a bucket's S3 ARN keyed in ``location`` (the region
+    whose tags and buckets are being read), any other ARN :func:`canonical`."""
+    parsed = parse(arn)
+    if parsed is not None and parsed.service == "s3" and not parsed.region and (name := _bucket_name(parsed)):
+        return Location(location.region, location.account, parsed.partition).s3_bucket(name)
+    return canonical(arn)
 
 
 def well_formed(arn: str, kind: Kind) -> bool:

@@ -16,6 +16,7 @@ deployed, and the guardian cannot tell it from the other subscribers."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,26 +25,18 @@ from http.client import HTTPException
 from typing import TYPE_CHECKING, Any, cast
 from urllib.error import URLError
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from slack_sdk.errors import SlackRequestError
-from slack_sdk.http_retry import (
-    ConnectionErrorRetryHandler,
-    HttpRequest,
-    HttpResponse,
-    RateLimitErrorRetryHandler,
-    RetryHandler,
-    RetryState,
-)
-from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
-from slack_sdk.webhook import WebhookClient
-
 from guardian.findings import AWAITING_CONFIRMATION, SEVERITIES, Finding
 from guardian.messages import Message, cut
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.subscriptions import PERMISSIONS as SUBSCRIPTION_PERMISSIONS
 from guardian.subscriptions import EmailState, subscription_of
 
+# slack-sdk (with asyncio) and Powertools' parameters (with boto3) are imported when Slack is used, not with
+# the module: a stack without a Slack webhook never pays their import at a cold start.
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+    from slack_sdk.http_retry import RetryHandler
+
     from guardian.runtime import Guardian
 
 PERMISSIONS = (
@@ -90,7 +83,7 @@ class Channels:
 
     def __init__(self, guardian: Guardian) -> None:
         self._guardian = guardian
-        self._secrets = SecretsProvider(boto3_client=guardian.clients("secretsmanager"))
+        self._secrets: SecretsProvider | None = None
 
     def to(self, audience: Audience, now: datetime) -> list[Channel]:
         """Email through the topic (an owner's address subscribed first, filtered to their messages; held
@@ -141,6 +134,10 @@ class Channels:
         name = self._guardian.settings.slack_webhook_secret
         if not name:
             return SlackRoutes(None, {})
+        if self._secrets is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            self._secrets = SecretsProvider(boto3_client=self._guardian.clients("secretsmanager"))
         secret = self._secrets.get(name, max_age=SLACK_SECRET_MAX_AGE)
         return SlackRoutes.parse(cast("str | None", secret))  # untransformed: the SecretString
 
@@ -192,6 +189,9 @@ def post_to_slack(url: str, message: Message) -> bool:
     """Post once, Slack's retries included. True: Slack took it (2xx), a person can read it; False: the
     webhook was refused (alarm raised, no retry; it reached nobody); raises DeliveryFailed when Slack did not
     take it after SLACK_ATTEMPTS (retry the delivery)."""
+    from slack_sdk.errors import SlackRequestError
+    from slack_sdk.webhook import WebhookClient
+
     client = WebhookClient(url, timeout=SLACK_TIMEOUT, retry_handlers=slack_retry_handlers())
     try:
         response = client.send_dict(slack_payload(message))
@@ -214,29 +214,45 @@ def _refused(status: int | None, reason: str) -> bool:
     return False
 
 
-class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
-    """slack-sdk's handler retries 500 and 503; a webhook's 502 and 504 pass as well."""
+@functools.cache
+def _any_server_error_retry_handler() -> type[RetryHandler]:
+    from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
+    from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        return response is not None and response.status_code >= 500
+    class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+        """slack-sdk's handler retries 500 and 503; a webhook's 502 and 504 pass as well."""
+
+        def _can_retry(
+            self,
+            *,
+            state: RetryState,
+            request: HttpRequest,
+            response: HttpResponse | None = None,
+            error: Exception | None = None,
+        ) -> bool:
+            return response is not None and response.status_code >= 500
+
+    return AnyServerErrorRetryHandler
+
+
+def __getattr__(name: str) -> Any:
+    """``AnyServerErrorRetryHandler``, made from slack-sdk's handler when first asked for."""
+    if name == "AnyServerErrorRetryHandler":
+        return _any_server_error_retry_handler()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def slack_retry_handlers() -> list[RetryHandler]:
     """slack-sdk's handlers, sharing SLACK_ATTEMPTS - 1 retries: a connection lost (reset, refused, timed out,
     a broken answer), 429 (waits Retry-After), 5xx (backoff with jitter)."""
+    from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
     retries = SLACK_ATTEMPTS - 1
     lost: list[type[Exception]] = [URLError, ConnectionError, TimeoutError, HTTPException]
     return [
         ConnectionErrorRetryHandler(max_retry_count=retries, error_types=lost),
         RateLimitErrorRetryHandler(max_retry_count=retries),
-        AnyServerErrorRetryHandler(max_retry_count=retries),
+        _any_server_error_retry_handler()(max_retry_count=retries),
     ]
 
 

@@ -14,20 +14,26 @@ without an auto-termination policy, a space whose idle shutdown was turned off. 
 other None. Instance groups and variants are a complete view only when the response carries the list.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 from guardian.arns import Location, resource_path
+from guardian.attribution import OwnershipTags
 from guardian.aws import AwsClients
 from guardian.aws_fields import default_idle_minutes, dig, emr_group_key, space_facts
-from guardian.kinds import Kind
+from guardian.kinds import BUCKET_AVAILABLE, Kind, is_gone
 from guardian.recording import variant_groups
 from guardian.resource import Resource
+from guardian.tagging import Tags
 
 # One entry of a list call's page, as the API returns it.
 Summary = dict[str, Any]
+# One page of a list call, and the token of the next (None: the last).
+Page = tuple[list[Summary], str | None]
 # Instance groups by name (endpoint variants, EMR groups or fleets, HyperPod groups).
 Groups = dict[str, dict[str, Any]]
 # What fields() observed: the record's fields, and its instance groups where the kind has them.
@@ -52,9 +58,29 @@ class Collector:
     # Fields whose None in fields() means the resource has none (the describe says so): these replace.
     reports_empty: ClassVar[frozenset[str]] = frozenset()
 
+    # The largest page the list call allows (its MaxResults maximum in the service model: every call is
+    # billed and timed, so fewer calls), or None where the call takes no page size (EMR pages at 50).
+    page_size: ClassVar[int | None] = 100
+    token_key: ClassVar[str] = "NextToken"  # how a page names the next one, and a request asks for it
+
     def list(self, clients: AwsClients) -> Iterator[Summary]:
-        for page in clients(self.service).get_paginator(self.operation).paginate(**self.list_args):
-            yield from page[self.key]
+        token: str | None = None
+        while True:
+            summaries, token = self.list_page(clients, token)
+            yield from summaries
+            if not token:
+                return
+
+    def list_page(self, clients: AwsClients, token: str | None) -> Page:
+        """One page of the list call, from ``token`` (None: the first): its summaries and the next page's
+        token (None: the last). A sweep resumes from a page's token (guardian.resume)."""
+        request = dict(self.list_args)
+        if self.page_size is not None:
+            request["MaxResults"] = self.page_size
+        if token:
+            request[self.token_key] = token
+        page = getattr(clients(self.service), self.operation)(**request)
+        return [*page.get(self.key, [])], page.get(self.token_key) or None
 
     def identify(self, summary: Summary, location: Location) -> Listed:
         raise NotImplementedError
@@ -81,6 +107,13 @@ class Collector:
     # and auto-termination policy, a HyperPod cluster's counts), the sweep also describes the oldest-described
     # share of the unchanged ones each time (guardian.reconcile: the rolling re-describe).
     list_shows_every_change: ClassVar[bool] = False
+
+    def tracks(
+        self, arn: str, known: Mapping[str, Resource], tags: Mapping[str, Tags] | None, ownership: OwnershipTags
+    ) -> bool:
+        """Whether the sweep records a listed resource (keyed ``arn``): every one, but for kinds of which the
+        guardian tracks only some; ``known``: the records held, ``tags``: the sweep's bulk tags, if read."""
+        return True
 
 
 def said(collector: Collector, described: dict[str, Any]) -> dict[str, Any]:
@@ -238,12 +271,38 @@ class Endpoints(Collector):
         if groups is not None and all("instance_count" in g for g in groups.values()):
             fields["instance_count"] = sum(g["instance_count"] for g in groups.values())
         if existing is None or existing.config_described != e["EndpointConfigName"]:
-            config = sagemaker.describe_endpoint_config(EndpointConfigName=e["EndpointConfigName"])
+            config = _endpoint_config(sagemaker, e["EndpointConfigName"])
             groups = groups if groups is not None else {}
             for name, group in variant_groups(config["ProductionVariants"], with_counts=False).items():
                 groups[name] = group | groups.get(name, {})
             fields["config_described"] = e["EndpointConfigName"]
         return fields, groups
+
+
+# The endpoint configurations a sweep has described, by name: a configuration cannot change (an endpoint
+# moves to a new one), and thousands of endpoints share a handful, so a sweep describes each once
+# (:func:`describing_configs_once`); the event path's describe of one endpoint describes its own.
+_configs: ContextVar[dict[str, dict[str, Any]] | None] = ContextVar("endpoint_configs", default=None)
+
+
+@contextmanager
+def describing_configs_once() -> Iterator[None]:
+    """For the length of the block (one sweep), each endpoint configuration is described once."""
+    token = _configs.set({})
+    try:
+        yield
+    finally:
+        _configs.reset(token)
+
+
+def _endpoint_config(sagemaker: Any, name: str) -> dict[str, Any]:
+    held = _configs.get()
+    if held is not None and name in held:
+        return held[name]
+    config: dict[str, Any] = sagemaker.describe_endpoint_config(EndpointConfigName=name)
+    if held is not None:
+        held[name] = config
+    return config
 
 
 class EmrClusters(Collector):
@@ -263,6 +322,7 @@ class EmrClusters(Collector):
     )
     service = "emr"
     operation, key = "list_clusters", "Clusters"
+    page_size, token_key = None, "Marker"  # ListClusters takes no page size: 50 clusters a page
     reports_empty = frozenset({"auto_termination_idle_seconds"})  # none: no auto-termination policy
     # Terminated clusters no longer bill: the sweep lists the live ones and marks the rest gone.
     list_args = {"ClusterStates": ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]}
@@ -406,6 +466,95 @@ class NotebookInstances(Collector):
         }, None
 
 
+class PartnerApps(Collector):
+    kind = Kind.PARTNER_APP
+    permissions = ("sagemaker:ListPartnerApps", "sagemaker:DescribePartnerApp")
+    describe_permissions = ("sagemaker:DescribePartnerApp",)
+    operation, key = "list_partner_apps", "Summaries"
+    # The summary shows no tier and no last-modified time: a tier changed by UpdatePartnerApp shows only in the
+    # describe, so the rolling re-describe covers what an event did not say.
+
+    def named(self, resource: Resource) -> Summary:
+        return {"Arn": resource.api_arn or resource.arn}  # as the API spells it: the id is not the name
+
+    def identify(self, s: Summary, location: Location) -> Listed:
+        return Listed(s["Arn"], s.get("Name") or "", _stamp(s.get("Status")), s)
+
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
+        a = clients("sagemaker").describe_partner_app(Arn=listed.summary["Arn"])
+        return {
+            "name": a.get("Name"),
+            "api_arn": a.get("Arn"),
+            "state": a.get("Status"),
+            "app_type": a.get("Type"),
+            "instance_type": a.get("Tier"),  # the tier prices it (guardian.cost)
+            "created_at": a.get("CreationTime"),
+            "last_modified_at": a.get("LastModifiedTime"),
+        }, None
+
+
+class InferenceComponents(Collector):
+    kind = Kind.INFERENCE_COMPONENT
+    permissions = ("sagemaker:ListInferenceComponents",)
+    operation, key = "list_inference_components", "InferenceComponents"
+    # The summary carries status, endpoint and last-modified time: fields() describes nothing.
+    list_shows_every_change = True
+
+    def identify(self, s: Summary, location: Location) -> Listed:
+        stamp = _stamp(s.get("InferenceComponentStatus"), s.get("LastModifiedTime"), s.get("EndpointName"))
+        return Listed(s["InferenceComponentArn"], s["InferenceComponentName"], stamp, s)
+
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
+        s = listed.summary
+        return {
+            "name": s["InferenceComponentName"],
+            "api_arn": s["InferenceComponentArn"],
+            "state": s.get("InferenceComponentStatus"),
+            "endpoint_name": s.get("EndpointName"),
+            "created_at": s.get("CreationTime"),
+            "last_modified_at": s.get("LastModifiedTime"),
+        }, None
+
+
+class S3Buckets(Collector):
+    """Buckets made from Studio (guardian.events.cloudtrail: CreateBucket by an execution role), kept up to
+    date: one ListBuckets call (of this region's buckets) says which are gone; tags come in the sweep's bulk
+    read, and the size from CloudWatch (guardian.bucket_size). Not every bucket in the account: only those
+    the inventory tracks, or that carry the guardian's ownership tag (it tagged them, then lost the record)."""
+
+    kind = Kind.S3_BUCKET
+    service = "s3"
+    operation, key = "list_buckets", "Buckets"
+    permissions = ("s3:ListAllMyBuckets",)
+    list_shows_every_change = True  # nothing to describe: what it costs is its size, read from CloudWatch
+
+    page_size, token_key = None, "ContinuationToken"  # without MaxBuckets, one page holds 10,000 buckets
+
+    def list_page(self, clients: AwsClients, token: str | None) -> Page:
+        # Only this region's: another region's buckets are its own guardian's (their events reach that bus).
+        request = {"BucketRegion": clients.region} | ({self.token_key: token} if token else {})
+        page = clients(self.service).list_buckets(**request)
+        return [*page.get(self.key, [])], page.get(self.token_key) or None
+
+    def tracks(
+        self, arn: str, known: Mapping[str, Resource], tags: Mapping[str, Tags] | None, ownership: OwnershipTags
+    ) -> bool:
+        if arn in known:
+            return not is_gone(known[arn].state)  # a tombstone (a bucket deleted) is not brought back by a namesake
+        return ownership.owner in (tags or {}).get(arn, {})
+
+    def identify(self, s: Summary, location: Location) -> Listed:
+        return Listed(location.s3_bucket(s["Name"]), s["Name"], _stamp(s["Name"], s.get("CreationDate")), s)
+
+    def fields(self, clients: AwsClients, listed: Listed, existing: Resource | None) -> Described:
+        s = listed.summary
+        return {
+            "name": s["Name"],
+            "state": BUCKET_AVAILABLE,
+            "created_at": s.get("CreationDate"),
+        }, None
+
+
 # Owners first: attribution of everything else looks them up.
 COLLECTORS: tuple[Collector, ...] = (
     Domains(),
@@ -417,4 +566,7 @@ COLLECTORS: tuple[Collector, ...] = (
     HyperPodClusters(),
     MlflowTrackingServers(),
     NotebookInstances(),
+    PartnerApps(),
+    InferenceComponents(),
+    S3Buckets(),
 )

@@ -58,7 +58,34 @@ def hourly_cost(resource: Resource, prices: PriceBook) -> Cost:
         return _priced(prices, Usage.MLFLOW, size, 1, region, what)
     if resource.kind is Kind.NOTEBOOK_INSTANCE and resource.instance_type:
         return _priced(prices, Usage.NOTEBOOK, resource.instance_type, 1, region, "notebook instance")
+    if resource.kind is Kind.PARTNER_APP:
+        # Priced by its tier; no tier known, or none in the price book, is unknown (never $0).
+        what = f"Partner AI App ({resource.app_type or 'type not known'}, tier)"
+        if not resource.instance_type:
+            return Cost(None, f"{what}: tier not known yet")
+        return _priced(prices, Usage.PARTNER_APP, resource.instance_type, 1, region, what)
+    if resource.kind is Kind.INFERENCE_COMPONENT:
+        # Its endpoint's instances bill (and are costed on the endpoint); its own share is not apportioned.
+        return Cost(None, f"a share of endpoint {resource.endpoint_name or '(not known)'}'s instances, not apportioned")
+    if resource.kind is Kind.S3_BUCKET:
+        return _bucket(resource, prices, region)
     return Cost(None, f"no cost model for {resource.kind.value}")
+
+
+BYTES_PER_GB = Decimal(1024**3)  # S3 bills GB-months of 2^30 bytes
+
+
+def _bucket(resource: Resource, prices: PriceBook, region: str) -> Cost:
+    """S3 Standard storage for the bucket's size, from its daily BucketSizeBytes (guardian.bucket_size)."""
+    if resource.size_bytes is None:
+        return Cost(None, "size not known yet: no BucketSizeBytes datapoint (S3 reports it once a day)")
+    gigabytes = Decimal(resource.size_bytes) / BYTES_PER_GB
+    per_gb_month = prices.price(Usage.S3, "gb-month", region)
+    if per_gb_month is None:
+        return Cost(None, f"{gigabytes:.2f} GB in S3 Standard: no price for {region}")
+    return Cost(
+        per_gb_month * gigabytes / HOURS_PER_MONTH, f"{gigabytes:.2f} GB S3 Standard @ ${per_gb_month}/GB-month"
+    )
 
 
 def _priced(prices: PriceBook, usage: Usage, instance_type: str, count: int, region: str, what: str) -> Cost:

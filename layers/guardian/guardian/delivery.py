@@ -464,7 +464,7 @@ class Outbox:
         updated, audit = effect.change(current)
         if not audit and updated == current:
             return []
-        _, writes = finding_writes(self._table, updated.model_copy(update={"updated_at": now}), audit)
+        _, writes = finding_writes(self._table, updated.model_copy(update={"updated_at": now}), audit, current)
         return writes
 
 

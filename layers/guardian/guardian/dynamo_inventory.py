@@ -1,7 +1,7 @@
 """The inventory in DynamoDB (see :mod:`guardian.table` for the keys)."""
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,8 +14,10 @@ from guardian.table import (
     HISTORY_PREFIX,
     HISTORY_RETENTION,
     RESOURCE_PREFIX,
+    batch_get,
     epoch,
     item_key,
+    keys_of,
     kind_partition,
     owner_partition,
     resource_key,
@@ -68,10 +70,23 @@ class DynamoInventory:
         return list(self._query("GSI1", kind_partition(kind.value), sk_prefix=f"{name.lower()}#"))
 
     def by_space(self, space_arn: str) -> list[Resource]:
-        return list(self._query("GSI3", space_partition(space_arn)))
+        return self._named("GSI3", space_partition(space_arn))
 
-    def by_owner(self, owner_key: str) -> list[Resource]:
-        return list(self._query("GSI2", owner_partition(owner_key), sk_prefix=RESOURCE_PREFIX))
+    def by_owner(self, owner_key: str, outside_spaces: bool = False) -> list[Resource]:
+        # GSI2 projects IN_SPACE: what belongs to another space is left unread.
+        def wanted(item: dict[str, Any]) -> bool:
+            kind = item["GSI2SK"]["S"].split("#")[1]  # RES#<kind> (RES#<kind>#<arn> as first written)
+            return not outside_spaces or IN_SPACE not in item or kind == Kind.SPACE.value
+
+        return self._named("GSI2", owner_partition(owner_key), sk_prefix=RESOURCE_PREFIX, wanted=wanted)
+
+    def _named(
+        self, index: str, pk: str, sk_prefix: str | None = None, wanted: Callable[[dict[str, Any]], bool] = bool
+    ) -> list[Resource]:
+        """The records an index's partition names (it carries their keys), read from the table, in its order."""
+        keys = keys_of([item for item in self._items(index, pk, sk_prefix) if wanted(item)])
+        held = {item["PK"]["S"]: _record(item) for item in batch_get(self._client, self._table, keys)}
+        return [held[key["PK"]["S"]] for key in keys if key["PK"]["S"] in held]
 
     def history(self, arn: str) -> list[dict[str, Any]]:
         pages = self._client.get_paginator("query").paginate(
@@ -82,6 +97,10 @@ class DynamoInventory:
         return [json.loads(item["doc"]["S"]) for page in pages for item in page["Items"]]
 
     def _query(self, index: str, pk: str, sk_prefix: str | None = None) -> Iterator[Resource]:
+        for item in self._items(index, pk, sk_prefix):
+            yield _record(item)
+
+    def _items(self, index: str, pk: str, sk_prefix: str | None = None) -> Iterator[dict[str, Any]]:
         condition = f"{index}PK = :pk"
         values = {":pk": {"S": pk}}
         if sk_prefix:
@@ -94,12 +113,39 @@ class DynamoInventory:
             ExpressionAttributeValues=values,
         )
         for page in pages:
-            for item in page["Items"]:
-                yield _record(item)
+            yield from page["Items"]
+
+
+# A record that belongs to a space says so on its item (GSI2 projects it: an owner's records outside their
+# spaces are read without the rest).
+IN_SPACE = "in_space"
 
 
 def _record(item: dict[str, Any]) -> Resource:
-    return Resource.model_validate_json(item["doc"]["S"])
+    doc = json.loads(item["doc"]["S"])
+    doc.setdefault("arn", item["PK"]["S"].removeprefix(RESOURCE_PREFIX))  # the key says it once
+    if VERSIONS_BY_SOURCE in doc:
+        grouped: dict[str, list[str]] = doc.pop(VERSIONS_BY_SOURCE)
+        doc["versions"] = {slot: version for version, slots in grouped.items() for slot in slots}
+    return Resource.model_validate(doc)
+
+
+# How a stored record keeps its versions: each observation's version once, with the fields (slots) it set. A
+# sweep sets most fields of a record at once, so this is about as large as the slots' names, where one version
+# per slot was half the item. Records stored with one version per slot ("versions") read as they always did.
+VERSIONS_BY_SOURCE = "versions_by_source"
+
+
+def _doc(record: Resource) -> str:
+    """A record as its item's ``doc``: what differs from the defaults (absent reads back as the default; the
+    ARN is the item's key), and its versions grouped by the observation that set them."""
+    doc = record.model_dump(mode="json", exclude_defaults=True, exclude={"arn"})
+    grouped: dict[str, list[str]] = {}
+    for slot, version in sorted(doc.pop("versions", {}).items()):
+        grouped.setdefault(version, []).append(slot)
+    if grouped:
+        doc[VERSIONS_BY_SOURCE] = grouped
+    return json.dumps(doc, separators=(",", ":"))
 
 
 def _item(record: Resource) -> dict[str, Any]:
@@ -107,7 +153,7 @@ def _item(record: Resource) -> dict[str, Any]:
         "type": {"S": "resource"},
         "kind": {"S": record.kind.value},
         "revision": {"N": str(record.revision)},
-        "doc": {"S": record.model_dump_json()},
+        "doc": {"S": _doc(record)},
         "GSI1PK": {"S": kind_partition(record.kind.value)},
         "GSI1SK": {"S": f"{record.name.lower()}#{record.arn}"},
     }
@@ -117,10 +163,12 @@ def _item(record: Resource) -> dict[str, Any]:
     if owner_key:
         item["owner"] = {"S": record.owner or owner_key}
         item["GSI2PK"] = {"S": owner_partition(owner_key)}
-        item["GSI2SK"] = {"S": f"{RESOURCE_PREFIX}{record.kind.value}#{record.arn}"}
+        # Not unique, and need not be: the index's readers want the keys (PK), by kind at most.
+        item["GSI2SK"] = {"S": f"{RESOURCE_PREFIX}{record.kind.value}"}
     if record.space_arn:
+        item[IN_SPACE] = {"BOOL": True}
         item["GSI3PK"] = {"S": space_partition(record.space_arn)}
-        item["GSI3SK"] = {"S": f"{record.kind.value}#{record.arn}"}
+        item["GSI3SK"] = {"S": record.kind.value}
     if is_gone(record.state) and record.deleted_at:
         item["expires_at"] = {"N": str(epoch(record.deleted_at + GONE_RETENTION))}
     return item

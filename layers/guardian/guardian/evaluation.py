@@ -12,12 +12,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guardian import findings as lifecycle
-from guardian import metric_data
+from guardian import invocations, metric_data
 from guardian.arns import canonical
 from guardian.cost import as_risk, hourly_cost
 from guardian.findings import AuditEntry, Finding, Status
 from guardian.findings_store import active, same_content, write_finding
 from guardian.inventory import Conflict
+from guardian.invocations import InvocationMemory
 from guardian.kinds import Kind, is_gone
 from guardian.metric_data import MetricQuery
 from guardian.observability import MetricUnit, logger, metrics
@@ -35,7 +36,8 @@ class EvaluationReport:
     updated: int = 0
     resolved: int = 0
     unchanged: int = 0
-    metric_queries: int = 0
+    metric_queries: int = 0  # asked of CloudWatch
+    metrics_known: int = 0  # not asked: their answer was known (guardian.invocations)
     unjudged: int = 0  # (rule, resource) pairs not judged this time: their findings were left as they were
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -47,6 +49,7 @@ class EvaluationReport:
             "resolved": self.resolved,
             "unchanged": self.unchanged,
             "metric_queries": self.metric_queries,
+            "metrics_known": self.metrics_known,
             "unjudged": self.unjudged,
             "errors": len(self.errors),
             "active_findings": len(self.findings),
@@ -74,7 +77,9 @@ def evaluate(
     context = _context(guardian, in_scope, now)
     context.audit = audit
     report = EvaluationReport()
-    unjudged_rules = _fetch_metrics(guardian, rules, list(in_scope.values()), context, report)
+    unjudged_rules = _fetch_metrics(
+        guardian, rules, list(in_scope.values()), context, report, remember=complete and not audit
+    )
     detections: dict[str, Detection] = {}
     unjudged: set[str] = set()
     for rule in rules:
@@ -115,10 +120,16 @@ def evaluate(
 
 
 def _fetch_metrics(
-    guardian: Guardian, rules: list[AnyRule], resources: list[Resource], context: RuleContext, report: EvaluationReport
+    guardian: Guardian,
+    rules: list[AnyRule],
+    resources: list[Resource],
+    context: RuleContext,
+    report: EvaluationReport,
+    remember: bool = False,
 ) -> set[str]:
     """Every rule's metrics in bulk; returns the rules that cannot judge this time (their metrics, or what
-    they would query, could not be had). A missing datapoint is no evidence of idleness."""
+    they would query, could not be had). A missing datapoint is no evidence of idleness. ``remember``: a
+    sweep's, which keeps what spares the next sweep asking (guardian.invocations)."""
     unjudged: set[str] = set()
     wanted: dict[str, list[MetricQuery]] = {}
     for rule in rules:
@@ -129,11 +140,18 @@ def _fetch_metrics(
             metrics.add_metric(name="RuleErrors", unit=MetricUnit.Count, value=1)
             unjudged.add(rule.name)
     queries = [query for rule_queries in wanted.values() for query in rule_queries]
-    report.metric_queries = len(queries)
     if not queries:
         return unjudged
-    fetched = metric_data.fetch_available(guardian.clients("cloudwatch"), queries)
-    context.metrics = fetched.results
+    # What a sweep already knows is not asked again (guardian.invocations: exact, not approximate).
+    memory = InvocationMemory(guardian.clients("dynamodb"), guardian.settings.table_name) if remember else None
+    kept = memory.recall() if memory and any(map(invocations.rememberable, queries)) else {}
+    known = invocations.known_answers(queries, kept)
+    asked = [query for query in queries if query.key not in known]
+    report.metric_queries, report.metrics_known = len(asked), len(known)
+    fetched = metric_data.fetch_available(guardian.clients("cloudwatch"), asked)
+    context.metrics = fetched.results | known
+    if memory:
+        memory.remember(kept, invocations.latest_hours(asked, fetched.results))
     if fetched.failed:
         failed_rules = {name for name, qs in wanted.items() if any(q.key in fetched.failed for q in qs)}
         unjudged |= failed_rules
@@ -155,20 +173,21 @@ def _active(guardian: Guardian, report: EvaluationReport) -> tuple[dict[str, Fin
         return {}, False
 
 
-# A scoped evaluation (one space, one resource, an event's) reads its findings by id, up to this many.
-MAX_READS_BY_ID = 100
+# A scoped evaluation (one space, one resource, an event's) reads its findings by id (BatchGetItem, 100 a
+# call), up to this many.
+MAX_READS_BY_ID = 500
 
 
 def _of_scope(
     guardian: Guardian, rules: list[AnyRule], in_scope: dict[str, Resource], report: EvaluationReport
 ) -> tuple[dict[str, Finding], bool]:
-    """The active findings of the resources in scope: by id (derived from rule and resource), one read each,
-    rather than every active finding; a wide scope reads them all (_active)."""
+    """The active findings of the resources in scope: by id (derived from rule and resource), in batches,
+    rather than every active finding of the account; a wide scope reads them all (_active)."""
     ids = [lifecycle.finding_id(r.name, arn) for r in rules for arn, res in in_scope.items() if res.kind in r.kinds]
     if len(ids) > MAX_READS_BY_ID:
         return _active(guardian, report)
     try:
-        found = [guardian.findings.get(finding_id) for finding_id in ids]
+        found = guardian.findings.many(ids)
     except (ClientError, BotoCoreError) as error:
         report.errors.append(f"findings in scope unreadable: {error}")
         return {}, False
@@ -240,7 +259,7 @@ def _upsert(
     if existing is None:
         finding, audit = joined(*lifecycle.opened(detection, cost, exemption, now), schedule, now)
         try:
-            guardian.findings.put(finding, audit)
+            guardian.findings.put(finding, audit, before=None)
             report.opened += 1
             return
         except Conflict:

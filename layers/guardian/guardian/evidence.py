@@ -42,7 +42,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from guardian.arns import canonical, location_of, resource_path
 from guardian.aws import AwsClients
 from guardian.aws_fields import dig
-from guardian.events import CLOUDTRAIL_DETAIL_TYPE, CLOUDTRAIL_SOURCES, translate
 from guardian.kinds import Kind, is_gone
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.resource import Observation, Resource, Via, provenance_of
@@ -59,6 +58,9 @@ ENDED_BY: dict[Kind, str] = {
     Kind.MLFLOW_TRACKING_SERVER: "DeleteMlflowTrackingServer",
     Kind.NOTEBOOK_INSTANCE: "DeleteNotebookInstance",
     Kind.EMR_CLUSTER: "TerminateJobFlows",
+    Kind.PARTNER_APP: "DeletePartnerApp",
+    Kind.INFERENCE_COMPONENT: "DeleteInferenceComponent",
+    Kind.S3_BUCKET: "DeleteBucket",
 }
 # The call, as CloudTrail names it, that creates a billable resource: its caller is the resource's creator.
 CREATED_BY: dict[Kind, str] = {
@@ -67,6 +69,7 @@ CREATED_BY: dict[Kind, str] = {
     Kind.HYPERPOD_CLUSTER: "CreateCluster",
     Kind.MLFLOW_TRACKING_SERVER: "CreateMlflowTrackingServer",
     Kind.NOTEBOOK_INSTANCE: "CreateNotebookInstance",
+    Kind.PARTNER_APP: "CreatePartnerApp",
 }
 MAX_CALLS = 10  # LookupEvents calls per sweep: 500 events, five seconds at the service's rate
 SCAN_MAX_CALLS = 120  # per scan (a one-off): 6,000 events, a minute at the service's rate
@@ -79,7 +82,6 @@ CREATED_SLACK = timedelta(minutes=5)
 SWEEP_SOURCE = "sweep:"  # how a sweep's observations name their source (guardian.reconcile)
 # The guardian's own writes (guardian.recording): when it tagged a resource, or read its endpoint config.
 GUARDIANS_OWN = ("guardian-tag:", "describe:")
-_EVENTBRIDGE_SOURCES = {event_source: source for source, event_source in CLOUDTRAIL_SOURCES.items()}
 
 
 @dataclass
@@ -192,6 +194,15 @@ class Evidence:
             if not self._next_page(lookup):
                 return None
 
+    def made(self, event_name: str) -> list[Observation]:
+        """Every call ``event_name`` in the history that names who made what (as far as the budget reads), as
+        the observations its event would have made: what no list call says is the guardian's (the buckets made
+        from Studio), for a scan, which heard no event."""
+        lookup = self._lookups.setdefault(event_name, _Lookup(event_name))
+        while not lookup.done and self._next_page(lookup):
+            pass
+        return [call for calls in lookup.created.values() for call in calls]
+
     @staticmethod
     def _created(lookup: _Lookup, resource: Resource, earliest: datetime) -> Observation | None:
         """The newest Create call read so far that made this life of ``resource`` (not a namesake's before it)."""
@@ -274,6 +285,10 @@ class Evidence:
         if isinstance(stamp, datetime):
             stamp = stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
             lookup.reached = stamp if lookup.reached is None else min(lookup.reached, stamp)
+        # The event models are imported here, when the history is read: most handlers that import this never do.
+        from guardian.events import CLOUDTRAIL_DETAIL_TYPE, CLOUDTRAIL_SOURCES, translate
+
+        eventbridge_sources = {event_source: source for source, event_source in CLOUDTRAIL_SOURCES.items()}
         try:
             detail = json.loads(event["CloudTrailEvent"])
             translation = translate(
@@ -281,7 +296,7 @@ class Evidence:
                     "version": "0",
                     "id": event.get("EventId") or detail["eventID"],
                     "detail-type": CLOUDTRAIL_DETAIL_TYPE,
-                    "source": _EVENTBRIDGE_SOURCES.get(detail.get("eventSource"), ""),
+                    "source": eventbridge_sources.get(detail.get("eventSource"), ""),
                     "account": detail.get("recipientAccountId") or detail["userIdentity"]["accountId"],
                     "time": detail["eventTime"],
                     "region": detail["awsRegion"],

@@ -277,6 +277,21 @@ def opened(detection: Detection, cost: Cost, exemption: Exemption, now: datetime
     ]
 
 
+# Evidence that is a measurement of the moment it was taken (a metric series, the window it covers), not a
+# fact of the condition: a later sweep's measurement of a condition that holds as it did does not rewrite the
+# finding (nor wake notify). Elapsed time is never evidence: it is computed when a message is rendered.
+MOMENTARY = frozenset({"is_idle_points", "window_start", "window_end"})
+
+
+def lasting_evidence(held: dict[str, Any], detected: dict[str, Any]) -> dict[str, Any]:
+    """The evidence a continuing finding keeps: the new detection's when its facts changed, else as held."""
+
+    def facts(evidence: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in evidence.items() if key not in MOMENTARY}
+
+    return held if facts(held) == facts(detected) and held.keys() == detected.keys() else detected
+
+
 def refreshed(
     finding: Finding, detection: Detection, cost: Cost, exemption: Exemption, now: datetime
 ) -> tuple[Finding, list[AuditEntry]]:
@@ -305,7 +320,7 @@ def refreshed(
     resource = detection.resource
     changes: dict[str, Any] = {
         "summary": detection.summary,
-        "evidence": detection.evidence,
+        "evidence": lasting_evidence(finding.evidence, detection.evidence),
         "cost_basis": cost.basis,
         "severity": severity(cost.hourly),
         "owner": resource.owner,

@@ -12,8 +12,19 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from guardian.findings import ACTIVE, AuditEntry, Finding, Status
-from guardian.inventory import MAX_WRITE_ATTEMPTS, Conflict
-from guardian.table import AUDIT_PREFIX, FINDING_PREFIX, finding_key, item_key, owner_partition, status_partition
+from guardian.inventory import MAX_WRITE_ATTEMPTS, UNREAD, Conflict, Unread
+from guardian.notices import notice_for
+from guardian.table import (
+    AUDIT_PREFIX,
+    BATCH_GET_KEYS,
+    FINDING_PREFIX,
+    batch_get,
+    finding_key,
+    item_key,
+    keys_of,
+    owner_partition,
+    status_partition,
+)
 
 # Which time orders each status partition of GSI1 (so "notified before T" is one range query).
 _STATUS_TIME = {
@@ -27,12 +38,16 @@ _STATUS_TIME = {
 class FindingsStore(Protocol):
     def get(self, finding_id: str) -> Finding | None: ...
 
-    def put(self, finding: Finding, audit: list[AuditEntry]) -> Finding:
-        """Store ``finding`` if its stored revision is still ``finding.revision``; returns it as stored."""
+    def put(self, finding: Finding, audit: list[AuditEntry], before: "Finding | None | Unread" = UNREAD) -> Finding:
+        """Store ``finding`` if its stored revision is still ``finding.revision``; returns it as stored.
+        ``before``: the finding as stored (None: there was none), which tells whether the write is news."""
 
     def with_status(
         self, status: Status, before: datetime | None = None, after: datetime | None = None
     ) -> Iterator[Finding]: ...
+
+    def many(self, finding_ids: list[str]) -> list[Finding]:
+        """The findings of these ids that exist, read as they are now (a scoped evaluation's)."""
 
     def of_owner(self, owner_key: str, since: datetime | None = None) -> list[Finding]: ...
 
@@ -58,7 +73,7 @@ def write_finding(guardian: HoldsFindings, finding: Finding, change: FindingChan
         if not audit and _content(updated) == _content(finding):
             return False
         try:
-            store.put(updated.model_copy(update={"updated_at": now}), audit)
+            store.put(updated.model_copy(update={"updated_at": now}), audit, before=finding)
             return True
         except Conflict:
             reread = store.get(finding.id)
@@ -99,8 +114,23 @@ class DynamoFindings:
         ).get("Item")
         return Finding.model_validate_json(item["doc"]["S"]) if item else None
 
-    def put(self, finding: Finding, audit: list[AuditEntry]) -> Finding:
-        stored, writes = finding_writes(self._table, finding, audit)
+    def many(self, finding_ids: list[str]) -> list[Finding]:
+        found: list[Finding] = []
+        keys = [finding_key(finding_id) for finding_id in dict.fromkeys(finding_ids)]
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self._table: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": True}
+            }
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                found += [
+                    Finding.model_validate_json(i["doc"]["S"]) for i in response["Responses"].get(self._table, [])
+                ]
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def put(self, finding: Finding, audit: list[AuditEntry], before: "Finding | None | Unread" = UNREAD) -> Finding:
+        stored, writes = finding_writes(self._table, finding, audit, before)
         try:
             if len(writes) > 1:
                 self._client.transact_write_items(TransactItems=writes)
@@ -133,7 +163,19 @@ class DynamoFindings:
         if since:
             condition = "GSI2PK = :pk AND GSI2SK >= :sk"
             values[":sk"] = {"S": f"{FINDING_PREFIX}{since.isoformat()}"}
-        return [f for f in self._query("GSI2", condition, values) if since is None or f.detected_at >= since]
+        # GSI2 carries keys only: the findings it names are read from the table.
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table, IndexName="GSI2", KeyConditionExpression=condition, ExpressionAttributeValues=values
+        )
+        keys = keys_of([item for page in pages for item in page["Items"]])
+        found = [
+            Finding.model_validate_json(item["doc"]["S"])
+            for item in batch_get(self._client, self._table, keys)
+            if item.get("type", {}).get("S") == "finding"
+        ]
+        return sorted(
+            (f for f in found if since is None or f.detected_at >= since), key=lambda f: (f.detected_at, f.id)
+        )
 
     def audit(self, finding_id: str) -> list[AuditEntry]:
         pages = self._client.get_paginator("query").paginate(
@@ -153,12 +195,16 @@ class DynamoFindings:
                     yield Finding.model_validate_json(item["doc"]["S"])
 
 
-def finding_writes(table: str, finding: Finding, audit: list[AuditEntry]) -> tuple[Finding, list[dict[str, Any]]]:
+def finding_writes(
+    table: str, finding: Finding, audit: list[AuditEntry], before: "Finding | None | Unread" = UNREAD
+) -> tuple[Finding, list[dict[str, Any]]]:
     """The finding as it will be stored, and the TransactWriteItems entries that store it (if its stored revision
     is still ``finding.revision``) with its audit entries: for a caller that writes them in one transaction with
-    something of its own (delivery.py: the record that a message about the finding was sent)."""
+    something of its own (delivery.py: the record that a message about the finding was sent). ``before``: the
+    finding as stored, when the caller has it: a write that is no news is marked so (see _item)."""
     stored = finding.model_copy(update={"revision": finding.revision + 1})
-    put: dict[str, Any] = {"TableName": table, "Item": _item(stored)}
+    news = isinstance(before, Unread) or notice_for(before, stored) is not None
+    put: dict[str, Any] = {"TableName": table, "Item": _item(stored, news)}
     if finding.revision == 0:
         put["ConditionExpression"] = "attribute_not_exists(PK)"
     else:
@@ -168,20 +214,28 @@ def finding_writes(table: str, finding: Finding, audit: list[AuditEntry]) -> tup
     return stored, [{"Put": put}, *entries]
 
 
-def _item(finding: Finding) -> dict[str, Any]:
+def _item(finding: Finding, news: bool = True) -> dict[str, Any]:
+    """The finding's item. ``news``: the change is one notify acts on (guardian.notices.notice_for); only such
+    writes pass the notify function's stream filter (template.yaml), so a finding marked notified, reached or
+    refreshed with nothing to tell (notify's own writes among them) does not invoke it again."""
     owner_key = finding.owner_arn or finding.owner or "unattributed"
-    return finding_key(finding.id) | {
-        "type": {"S": "finding"},
-        "status": {"S": finding.status.value},
-        "rule": {"S": finding.rule},
-        "version": {"N": str(finding.version)},
-        "revision": {"N": str(finding.revision)},
-        "doc": {"S": finding.model_dump_json()},
-        "GSI1PK": {"S": status_partition(finding.status.value)},
-        "GSI1SK": {"S": f"{status_time(finding).isoformat()}#{finding.id}"},
-        "GSI2PK": {"S": owner_partition(owner_key)},
-        "GSI2SK": {"S": f"{FINDING_PREFIX}{finding.detected_at.isoformat()}#{finding.id}"},
-    }
+    news_attribute = {"news": {"BOOL": True}} if news else {}
+    return (
+        news_attribute
+        | finding_key(finding.id)
+        | {
+            "type": {"S": "finding"},
+            "status": {"S": finding.status.value},
+            "rule": {"S": finding.rule},
+            "version": {"N": str(finding.version)},
+            "revision": {"N": str(finding.revision)},
+            "doc": {"S": finding.model_dump_json()},
+            "GSI1PK": {"S": status_partition(finding.status.value)},
+            "GSI1SK": {"S": f"{status_time(finding).isoformat()}#{finding.id}"},
+            "GSI2PK": {"S": owner_partition(owner_key)},
+            "GSI2SK": {"S": f"{FINDING_PREFIX}{finding.detected_at.isoformat()}#{finding.id}"},
+        }
+    )
 
 
 def _audit_put(table: str, finding: Finding, entry: AuditEntry, n: int) -> dict[str, Any]:
@@ -200,7 +254,10 @@ class MemoryFindings:
     def get(self, finding_id: str) -> Finding | None:
         return self._findings.get(finding_id)
 
-    def put(self, finding: Finding, audit: list[AuditEntry]) -> Finding:
+    def many(self, finding_ids: list[str]) -> list[Finding]:
+        return [self._findings[i] for i in dict.fromkeys(finding_ids) if i in self._findings]
+
+    def put(self, finding: Finding, audit: list[AuditEntry], before: "Finding | None | Unread" = UNREAD) -> Finding:
         held = self._findings.get(finding.id)
         if (held.revision if held else 0) != finding.revision:
             raise Conflict(finding.id)

@@ -67,8 +67,9 @@ class Inventory(Protocol):
 
     def by_name(self, kind: Kind, name: str) -> list[Resource]: ...
 
-    def by_owner(self, owner_key: str) -> list[Resource]:
-        """Resources whose owner is this profile ARN (or, where no ARN is known, this name)."""
+    def by_owner(self, owner_key: str, outside_spaces: bool = False) -> list[Resource]:
+        """Resources whose owner is this profile ARN (or, where no ARN is known, this name). ``outside_spaces``:
+        only the owner's spaces and what belongs to no space (the rest is read by space)."""
 
 
 @dataclass(frozen=True)
@@ -191,16 +192,34 @@ def _sort_key(value: Any) -> str:
 
 
 Derive = Callable[[Resource], Resource]
+# What else a merged record calls for before it is written (an endpoint config described, ownership tags
+# written): more observations, folded into the same write. Asked once; its answer is kept for any retry.
+FollowedBy = Callable[[Resource], list[Observation]]
+
+
+class Unread:
+    """No record passed in: read it from the inventory."""
+
+
+UNREAD = Unread()
 
 
 def apply(
-    inventory: Inventory, observation: Observation, derive: Derive = lambda r: r, now: datetime | None = None
+    inventory: Inventory,
+    observation: Observation,
+    derive: Derive = lambda r: r,
+    now: datetime | None = None,
+    held: "Resource | None | Unread" = UNREAD,
+    followed_by: FollowedBy | None = None,
 ) -> Applied:
     """Merge an observation into the stored record and write it back, retrying on concurrent writes.
 
     ``derive`` recomputes derived fields (owner, activity) from the merged record before the write, so
     the record and its attribution land together or not at all. The observation's time is bounded by
-    ``now`` (the guardian's clock unless given): a stamp from the future counts as now.
+    ``now`` (the guardian's clock unless given): a stamp from the future counts as now. ``held``: the record
+    as the caller just read it (None: it read that there is none), so it is not read again; the write is
+    conditional on its revision all the same, and a stale one is read afresh. ``followed_by``: see FollowedBy.
+    One observation costs one conditional write (with its history entry, when the state moved), or none.
     """
     claimed = observation
     observation = bounded(observation, now or clock.now())
@@ -215,9 +234,15 @@ def apply(
                 "ranked_at": observation.observed_at.isoformat(),
             },
         )
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        before = inventory.get(observation.arn)
+    following: list[Observation] | None = None
+    for attempt in range(MAX_WRITE_ATTEMPTS):
+        before = held if attempt == 0 and not isinstance(held, Unread) else inventory.get(observation.arn)
         after = derive(merge(before, observation))
+        if followed_by is not None:
+            if following is None:
+                following = [bounded(more, now or clock.now()) for more in followed_by(after)]
+            for more in following:
+                after = derive(merge(after, more))
         if before is not None and _content(before) == _content(after):
             return Applied(before, before, changed=False)
         after = after.model_copy(update={"revision": (before.revision if before else 0) + 1})
@@ -229,10 +254,13 @@ def apply(
     raise Conflict(f"gave up on {observation.arn} after {MAX_WRITE_ATTEMPTS} concurrent updates")
 
 
-def rewrite(inventory: Inventory, arn: str, derive: Derive) -> Applied | None:
-    """Recompute a record's derived fields (after what they depend on changed) and store it if different."""
-    for _ in range(MAX_WRITE_ATTEMPTS):
-        before = inventory.get(arn)
+def rewrite(
+    inventory: Inventory, arn: str, derive: Derive, held: "Resource | None | Unread" = UNREAD
+) -> Applied | None:
+    """Recompute a record's derived fields (after what they depend on changed) and store it if different.
+    ``held``: the record as the caller holds it, not read again (as for :func:`apply`)."""
+    for attempt in range(MAX_WRITE_ATTEMPTS):
+        before = held if attempt == 0 and not isinstance(held, Unread) else inventory.get(arn)
         if before is None:
             return None
         after = derive(before)
@@ -305,8 +333,17 @@ class MemoryInventory:
     def by_name(self, kind: Kind, name: str) -> list[Resource]:
         return [r for r in self._records.values() if r.kind is kind and r.name.lower() == name.lower()]
 
-    def by_owner(self, owner_key: str) -> list[Resource]:
-        return [r for r in self._records.values() if (r.owner_arn or r.owner) == owner_key]
+    def by_owner(self, owner_key: str, outside_spaces: bool = False) -> list[Resource]:
+        return [
+            r
+            for r in self._records.values()
+            if (r.owner_arn or r.owner) == owner_key and (not outside_spaces or _outside_spaces(r))
+        ]
 
     def all(self) -> list[Resource]:
         return sorted(self._records.values(), key=lambda r: (r.kind.value, r.arn))
+
+
+def _outside_spaces(record: Resource) -> bool:
+    """A space, or what belongs to no space (Inventory.by_owner's ``outside_spaces``)."""
+    return record.kind is Kind.SPACE or not record.space_arn

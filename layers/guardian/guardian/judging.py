@@ -26,7 +26,7 @@ from guardian.runtime import Guardian
 from guardian.scheduling import ensure_check
 
 # What an event may make a rule match. Profiles and domains are owners: judged through what they hold.
-JUDGED_KINDS = BILLABLE_OUTSIDE_SPACE | {Kind.APP, Kind.SPACE}
+JUDGED_KINDS = BILLABLE_OUTSIDE_SPACE | {Kind.APP, Kind.SPACE, Kind.S3_BUCKET}
 
 
 def judge(

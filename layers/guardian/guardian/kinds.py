@@ -13,6 +13,11 @@ class Kind(StrEnum):
     HYPERPOD_CLUSTER = "hyperpod-cluster"
     MLFLOW_TRACKING_SERVER = "mlflow-tracking-server"
     NOTEBOOK_INSTANCE = "notebook-instance"
+    PARTNER_APP = "partner-app"
+    # A model deployed onto an endpoint: billed as its endpoint's instances, judged idle on its own invocations.
+    INFERENCE_COMPONENT = "inference-component"
+    # A bucket created from Studio (CreateBucket by an execution role): storage that bills by its size.
+    S3_BUCKET = "s3-bucket"
 
 
 # Things that bill on their own once created, whatever happens to the space that made them.
@@ -23,17 +28,25 @@ BILLABLE_OUTSIDE_SPACE = frozenset(
         Kind.HYPERPOD_CLUSTER,
         Kind.MLFLOW_TRACKING_SERVER,
         Kind.NOTEBOOK_INSTANCE,
+        Kind.PARTNER_APP,
     }
 )
 
 # Kinds onto which the guardian writes its ownership tags. Domains and user profiles are the owners
 # themselves. Apps are tagged too, short-lived as they are: remediation acts on them, and its IAM role may
 # act only on what carries the guardian's tag (an aws:ResourceTag condition reads the app's own tags).
-TAGGABLE = BILLABLE_OUTSIDE_SPACE | {Kind.SPACE, Kind.APP}
+TAGGABLE = BILLABLE_OUTSIDE_SPACE | {Kind.SPACE, Kind.APP, Kind.S3_BUCKET}
+
+# Data, not compute: found and said, never acted on (no remediation action exists for these kinds, and the
+# orphaned-resource rule leaves them to orphaned-bucket, which is notify only).
+NEVER_REMEDIATED = frozenset({Kind.S3_BUCKET})
 
 # The state the guardian records when a resource is gone. Each service spells "gone" its own way;
 # the inventory uses one word so queries and rules need not know them all.
 GONE = "Deleted"
+
+# An S3 bucket has no lifecycle of its own: it exists (and bills for what it holds) until it is deleted.
+BUCKET_AVAILABLE = "Available"
 
 # States, per kind, in which a resource no longer exists or no longer bills. Not Delete_Failed: a space
 # whose deletion failed still exists, and it and its volume still bill.

@@ -25,9 +25,12 @@ from guardian.settings import Settings
 KIND_WORDS = {
     "endpoint": "endpoint",
     "emr-cluster": "EMR cluster",
+    "s3-bucket": "S3 bucket",
     "hyperpod-cluster": "HyperPod cluster",
     "mlflow-tracking-server": "MLflow tracking server",
     "notebook-instance": "notebook instance",
+    "partner-app": "Partner AI App",
+    "inference-component": "inference component",
     "app": "app",
     "space": "space",
 }
@@ -353,6 +356,7 @@ def console_link(finding: Finding) -> str:
         "hyperpod-cluster": f"/sagemaker/home?region={region}#/cluster-management/{name}",
         "mlflow-tracking-server": f"/sagemaker/home?region={region}#/mlflow-tracking-servers",
         "notebook-instance": f"/sagemaker/home?region={region}#/notebook-instances/{name}",
+        "s3-bucket": f"/s3/buckets/{name}?region={region}",
     }
     default = f"/sagemaker/home?region={region}#/studio/{finding.domain_id or ''}"
     return base + paths.get(finding.resource_kind, default)

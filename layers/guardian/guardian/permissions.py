@@ -22,6 +22,9 @@ from guardian.rules import RULES
 
 # The table: reads, conditional writes (TransactWriteItems is authorised as PutItem), queries.
 TABLE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
+# The records a KEYS_ONLY index query names (an owner's, a space's), and a scoped evaluation's findings, read
+# in batches (guardian.table.batch_get): whoever reads the inventory by owner or space.
+TABLE_BATCH_READS = ("dynamodb:BatchGetItem",)
 
 
 def _collectors() -> tuple[str, ...]:
@@ -44,6 +47,7 @@ FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
     # The event path also describes what an event changed but did not say how, and judges its rules.
     "IngestFunction": frozenset(
         TABLE
+        + TABLE_BATCH_READS
         + recording.PERMISSIONS
         + scheduling.PERMISSIONS
         + refresh.PERMISSIONS
@@ -53,6 +57,7 @@ FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     "SweepFunction": frozenset(
         TABLE
+        + TABLE_BATCH_READS
         + recording.PERMISSIONS
         + reconcile.PERMISSIONS
         + evidence.PERMISSIONS
@@ -65,6 +70,6 @@ FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
     "NotifyFunction": frozenset(TABLE + notify.PERMISSIONS),
     "ReportFunction": frozenset(("dynamodb:PutItem", "dynamodb:Query", *weekly.PERMISSIONS)),  # reads by query only
     # The mutating actions are granted only when RemediationMode is enforce (a condition in the template).
-    "RemediateFunction": frozenset(TABLE + _remediation_reads() + _remediation_mutations()),
+    "RemediateFunction": frozenset(TABLE + TABLE_BATCH_READS + _remediation_reads() + _remediation_mutations()),
 }
 MUTATING_ONLY_WHEN_ENFORCED = frozenset(_remediation_mutations())

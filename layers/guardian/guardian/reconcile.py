@@ -31,10 +31,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from guardian.arns import Location, canonical
+from guardian import bucket_size
+from guardian.arns import Location, bucket_key, canonical
 from guardian.attribution import Directory
 from guardian.aws_fields import digest
-from guardian.collectors import COLLECTORS, Collector, Listed, Summary, said
+from guardian.collectors import COLLECTORS, Collector, Listed, Summary, describing_configs_once, said
 from guardian.derive import SpaceActivity, derive, space_activity, with_activity
 from guardian.evidence import Evidence
 from guardian.inventory import gone_observation, rewrite
@@ -42,6 +43,7 @@ from guardian.kinds import Kind, is_final, is_gone
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.recording import ensure_orphan_check, record, tag_if_missing
 from guardian.resource import Observation, Resource, Via
+from guardian.resume import Budget, Pass
 from guardian.rules.base import version_time
 from guardian.runtime import Guardian
 from guardian.tagging import TAGGED_RESOURCES_PERMISSIONS, Tags, tagged_resources
@@ -50,13 +52,19 @@ from guardian.tagging import TAGGED_RESOURCES_PERMISSIONS, Tags, tagged_resource
 PERMISSIONS = TAGGED_RESOURCES_PERMISSIONS
 
 # What no list call shows (instance counts, EMR groups and fleets, an auto-termination policy) drifts
-# unseen when no event says so: each sweep describes again the oldest-described 1/REDESCRIBE_SWEEPS of the
-# resources of each such kind, so each is described at least once every REDESCRIBE_SWEEPS sweeps while
-# the kind does not shrink, and in any case after REFRESH_AFTER.
-REDESCRIBE_SWEEPS = 6
-REFRESH_AFTER = timedelta(hours=24)
+# unseen when no event says so (events do report a resize, a scaling action, a policy set: this is the net
+# under them): each sweep describes again the oldest-described 1/REDESCRIBE_SWEEPS of the resources of each
+# such kind, so each is described at least once every REDESCRIBE_SWEEPS sweeps (two days of hourly sweeps,
+# which keeps a steady sweep within 1.2x its floor of list pages: `make bench`) while the kind does not
+# shrink, and in any case after REFRESH_AFTER. A kind whose list shows every change is described when it does.
+REDESCRIBE_SWEEPS = 48
+REFRESH_AFTER = timedelta(hours=72)
 # Do not call a resource gone that the event path recorded moments ago: lists are eventually consistent.
 VANISH_GRACE = timedelta(minutes=10)
+
+# Hears, as the sweep goes, (the kind being swept, resources listed so far, resources described so far), all
+# kinds together: how a command shows a long sweep's progress (the core knows nothing of terminals).
+SweepProgress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -77,6 +85,8 @@ class SweepReport:
     reattributed: int = 0
     spaces_updated: int = 0
     resources: list[Resource] = field(default_factory=list, repr=False)  # every record as the sweep left it
+    finished: bool = True  # False: the invocation's time was spent; the next continues (guardian.resume)
+    progress: dict[str, Any] = field(default_factory=dict)  # where the pass stands (Pass.save)
     unknown_kinds: set[Kind] = field(default_factory=set)  # kinds whose stored records could not be read
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,6 +94,8 @@ class SweepReport:
             "at": self.at.isoformat(),
             "reattributed": self.reattributed,
             "spaces_updated": self.spaces_updated,
+            "finished": self.finished,
+            **({"pass": self.progress} if self.progress else {}),
             "kinds": {kind: vars(report) for kind, report in sorted(self.kinds.items())},
         }
 
@@ -100,6 +112,12 @@ class _Sweep:
     # Spaces an app of which the sweep listed but could not record: whether they run is not settled now.
     unsettled: set[str] = field(default_factory=set)
     given_evidence: Evidence | None = None  # a scan's, with its own budget; else the sweep's (below)
+    progress: SweepProgress | None = None
+
+    def heard(self, kind: Kind) -> None:
+        if self.progress is not None:
+            kinds = self.report.kinds.values()
+            self.progress(kind.value, sum(k.listed for k in kinds), sum(k.described for k in kinds))
 
     @property
     def source_id(self) -> str:
@@ -111,16 +129,46 @@ class _Sweep:
         return self.given_evidence or Evidence(self.guardian.clients, self.now)
 
 
-def reconcile(guardian: Guardian, now: datetime, location: Location, evidence: Evidence | None = None) -> SweepReport:
-    """``evidence``: CloudTrail's history as the caller budgets it (a scan's is larger than a sweep's)."""
+def reconcile(
+    guardian: Guardian,
+    now: datetime,
+    location: Location,
+    evidence: Evidence | None = None,
+    progress: SweepProgress | None = None,
+    budget: Budget | None = None,
+) -> SweepReport:
+    """``evidence``: CloudTrail's history as the caller budgets it (a scan's is larger than a sweep's).
+    ``progress``: told after each kind is listed and each listed resource is handled. ``budget``: the
+    invocation's time; with one, the sweep stops between pages when it is spent and the next invocation
+    continues the pass from the table's checkpoint (guardian.resume); without, the pass is whole."""
     report = SweepReport(at=now)
-    sweep = _Sweep(guardian, now, location, _bulk_tags(guardian, report), report, given_evidence=evidence)
-    for collector in COLLECTORS:
-        _sweep_kind(sweep, collector)
-        if collector.kind in (Kind.DOMAIN, Kind.USER_PROFILE, Kind.SPACE):
-            # Owners of what follows are looked up in these: from what the sweep holds, not the table.
-            guardian.forget_directory()
-            _isolated(sweep, report.kinds[collector.kind.value], f"{collector.kind.value} directory", _know_spaces)
+    pass_ = Pass.resume(guardian, now, budget) if budget is not None else Pass()
+    kinds = [c.kind for c in COLLECTORS if not pass_.done(c.kind)]
+    sweep = _Sweep(
+        guardian,
+        now,
+        location,
+        _bulk_tags(guardian, report, kinds, location),
+        report,
+        given_evidence=evidence,
+        progress=progress,
+    )
+    with describing_configs_once():
+        for collector in COLLECTORS:
+            if pass_.done(collector.kind):
+                _hold_swept(sweep, collector.kind)  # swept by an earlier invocation of this pass
+            elif not pass_.stopped:
+                _sweep_kind(sweep, collector, pass_)
+            if collector.kind in (Kind.DOMAIN, Kind.USER_PROFILE, Kind.SPACE) and not pass_.stopped:
+                # Owners of what follows are looked up in these: from what the sweep holds, not the table.
+                guardian.forget_directory()
+                _isolated(sweep, report.kinds[collector.kind.value], f"{collector.kind.value} directory", _know_spaces)
+    if budget is not None:
+        report.progress = pass_.save(now, timedelta(hours=guardian.settings.sweep_overdue_hours))
+    if pass_.stopped:
+        report.finished = False
+        return report  # settled and judged once the pass is whole
+    _measure_buckets(sweep)
     report.spaces_updated = _settle_space_activity(sweep)
     _ensure_orphan_checks(sweep)
     report.reattributed = _reattribute(sweep)
@@ -149,17 +197,40 @@ def _isolated(sweep: _Sweep, report: KindReport, arn: str, step: Callable[..., A
         return None
 
 
+def _measure_buckets(sweep: _Sweep) -> None:
+    """Each live bucket's size from its daily BucketSizeBytes datapoint, in GetMetricData's batches (one call
+    per 500 buckets); written only where it changed. A bucket CloudWatch says nothing of keeps what it had."""
+    report = sweep.report.kinds[Kind.S3_BUCKET.value]
+    buckets = [r for r in sweep.held.values() if r.kind is Kind.S3_BUCKET and not is_gone(r.state)]
+    measured = bucket_size.measure(sweep.guardian.clients, buckets, sweep.now, sweep.source_id)
+    report.errors += measured.errors
+    for observation in measured.observations:
+        _isolated(sweep, report, observation.arn, _record, observation)
+
+
 def _know_spaces(sweep: _Sweep) -> None:
     sweep.guardian.directory(sweep.now).know_spaces(r for r in sweep.held.values() if r.kind is Kind.SPACE)
 
 
-def _bulk_tags(guardian: Guardian, report: SweepReport) -> dict[str, Tags] | None:
-    """Every tag of every tracked resource type, a page of up to 100 resources per call."""
+def _hold_swept(sweep: _Sweep, kind: Kind) -> None:
+    """The records of a kind an earlier invocation of this pass swept, held for what follows the pass."""
     try:
-        tags = {
-            canonical(arn): resource_tags
-            for arn, resource_tags in tagged_resources(guardian.clients, [c.kind for c in COLLECTORS])
-        }
+        sweep.held.update({r.arn: r for r in sweep.guardian.inventory.by_kind(kind)})
+    except Exception as error:  # without its records, nothing of this kind is judged complete
+        sweep.report.kinds[kind.value].errors.append(f"{kind.value} records unreadable: {error}")
+        sweep.report.unknown_kinds.add(kind)
+
+
+def _bulk_tags(
+    guardian: Guardian, report: SweepReport, kinds: list[Kind], location: Location
+) -> dict[str, Tags] | None:
+    """Every tag of every resource of ``kinds`` (those still to sweep), a page of up to 100 resources per call.
+    Keyed as the inventory keys them (a bucket's S3 ARN names no region or account: guardian.arns.bucket_key)."""
+    if not kinds:
+        return {}
+    try:
+        tagged = tagged_resources(guardian.clients, kinds)
+        tags = {bucket_key(arn, location): resource_tags for arn, resource_tags in tagged}
     except (ClientError, BotoCoreError) as error:
         # Without bulk tags the sweep still records state; it just does not touch tags this time.
         report.kinds["tags"].errors.append(f"GetResources: {error}")
@@ -167,35 +238,47 @@ def _bulk_tags(guardian: Guardian, report: SweepReport) -> dict[str, Tags] | Non
     return tags
 
 
-def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
+def _sweep_kind(sweep: _Sweep, collector: Collector, pass_: Pass) -> None:
+    """List ``collector``'s kind a page at a time from where the pass stands, recording each page, until
+    the kind is done or the invocation's time is spent (then the pass stops before the next page)."""
     guardian, report = sweep.guardian, sweep.report.kinds[collector.kind.value]
     try:
         known = {r.arn: r for r in guardian.inventory.by_kind(collector.kind)}
     except Exception as error:  # without the records held, nothing of this kind can be judged gone
         report.errors.append(f"{collector.kind.value} records unreadable: {error}")
         sweep.report.unknown_kinds.add(collector.kind)
+        pass_.kind_done(collector.kind)
         return
     sweep.held.update(known)
     seen: set[str] = set()
-    try:
-        summaries = list(collector.list(guardian.clients))
-    except Exception as error:  # a kind that cannot be listed is skipped, and nothing of it marked gone
-        report.errors.append(f"{collector.operation}: {error}")
-        return
-    identified: list[tuple[Summary, Listed]] = []
-    for summary in summaries:
-        report.listed += 1
+    due = due_again(collector, [arn for arn, r in known.items() if not is_final(r.state)], known)
+    token = pass_.start_token(collector.kind)
+    resumed = token is not None  # a stored token the service may no longer take (they expire)
+    while True:
+        if not pass_.may_list():
+            pass_.stop(collector.kind, token)
+            return
         try:
-            identified.append((summary, collector.identify(summary, sweep.location)))
-        except (KeyError, TypeError, ValueError) as error:
-            report.errors.append(f"{collector.operation}: summary without {error}")
-    due = due_again(collector, [canonical(listed.arn) for _, listed in identified], known)
-    for summary, listed in identified:
-        arn = canonical(listed.arn)
-        seen.add(arn)
-        swept = _isolated(sweep, report, arn, _sweep_listed, collector, listed, known.get(arn), report, arn in due)
-        if not swept and collector.kind is Kind.APP and summary.get("SpaceName"):
-            sweep.unsettled.add(canonical(sweep.location.space(summary["DomainId"], summary["SpaceName"])))
+            summaries, next_token = collector.list_page(guardian.clients, token)
+        except Exception as error:  # a kind that cannot be listed is skipped, and nothing of it marked gone
+            if resumed:
+                logger.warning(
+                    "sweep resumed from a refused page: the kind from its start", extra={"error": str(error)}
+                )
+                resumed, token = False, None
+                continue
+            report.errors.append(f"{collector.operation}: {error}")
+            pass_.kind_done(collector.kind)
+            return
+        resumed = False
+        pass_.listed_page()
+        seen |= _sweep_page(sweep, collector, summaries, known, due, report)
+        if not next_token:
+            break
+        token = next_token
+    pass_.kind_done(collector.kind)
+    if not pass_.whole(collector.kind):
+        return  # listed over several invocations: what the earlier ones listed is not known here
     for arn, existing in known.items():
         if arn in seen or is_final(existing.state):
             continue
@@ -207,9 +290,44 @@ def _sweep_kind(sweep: _Sweep, collector: Collector) -> None:
             report.gone += 1
 
 
+def _sweep_page(
+    sweep: _Sweep,
+    collector: Collector,
+    summaries: list[Summary],
+    known: dict[str, Resource],
+    due: set[str],
+    report: KindReport,
+) -> set[str]:
+    """Record what one page of a list call calls for (``due``: the kind's rolling re-describe); the ARNs it
+    listed."""
+    identified: list[tuple[Summary, Listed]] = []
+    for summary in summaries:
+        report.listed += 1
+        try:
+            identified.append((summary, collector.identify(summary, sweep.location)))
+        except (KeyError, TypeError, ValueError) as error:
+            report.errors.append(f"{collector.operation}: summary without {error}")
+    # Kinds of which the guardian tracks only some (S3 buckets: those made from Studio, or tagged as its own).
+    identified = [
+        (summary, listed)
+        for summary, listed in identified
+        if collector.tracks(canonical(listed.arn), known, sweep.tags, sweep.guardian.ownership_tags)
+    ]
+    sweep.heard(collector.kind)
+    seen: set[str] = set()
+    for summary, listed in identified:
+        arn = canonical(listed.arn)
+        seen.add(arn)
+        swept = _isolated(sweep, report, arn, _sweep_listed, collector, listed, known.get(arn), report, arn in due)
+        if not swept and collector.kind is Kind.APP and summary.get("SpaceName"):
+            sweep.unsettled.add(canonical(sweep.location.space(summary["DomainId"], summary["SpaceName"])))
+        sweep.heard(collector.kind)
+    return seen
+
+
 def due_again(collector: Collector, listed: list[str], known: dict[str, Resource]) -> set[str]:
     """The rolling re-describe: of a kind whose list may not show a change of what it costs (Collector.
-    list_shows_every_change), the oldest-described 1/REDESCRIBE_SWEEPS of those listed (at least one),
+    list_shows_every_change), the oldest-described 1/REDESCRIBE_SWEEPS of those held (at least one),
     described again whatever their summary says. Each sweep takes the oldest; what it describes becomes the
     youngest, so a resource waits at most REDESCRIBE_SWEEPS sweeps while the kind does not shrink."""
     if collector.list_shows_every_change or not listed:
@@ -247,8 +365,10 @@ def _sweep_listed(
 
 def _record(sweep: _Sweep, observation: Observation) -> Resource:
     """Record an observation; the sweep holds the record as written (follow-ups come in one pass at the end)."""
-    observation = sweep.evidence.dated(observation, sweep.held.get(canonical(observation.arn)))
-    after = record(sweep.guardian, observation, sweep.now, follow_up=False).resource
+    held = sweep.held.get(canonical(observation.arn))
+    observation = sweep.evidence.dated(observation, held)
+    # The sweep queried the record (or found none): written on its revision, not read again.
+    after = record(sweep.guardian, observation, sweep.now, follow_up=False, held=held).resource
     sweep.held[canonical(observation.arn)] = after
     return after
 
@@ -268,7 +388,9 @@ def _observe(
     summary_print = digest(listed.fingerprint)
     tags_print = digest(tags) if tags is not None else held_tags  # no bulk tags: keep what was known
     fresh = (
-        existing is not None and existing.described_at is not None and sweep.now - existing.described_at < REFRESH_AFTER
+        existing is not None
+        and existing.described_at is not None
+        and (collector.list_shows_every_change or sweep.now - existing.described_at < REFRESH_AFTER)
     )
     summary_changed = existing is None or not fresh or held_summary != summary_print
     if due and not summary_changed:
@@ -352,7 +474,7 @@ def _settle_space(sweep: _Sweep, space: Resource, activity: SpaceActivity) -> bo
     settled = with_activity(space, activity)
     if (settled.running, settled.activity_at) == (space.running, space.activity_at):
         return False
-    result = rewrite(sweep.guardian.inventory, space.arn, partial(with_activity, activity=activity))
+    result = rewrite(sweep.guardian.inventory, space.arn, partial(with_activity, activity=activity), held=space)
     if result is None:
         return False
     sweep.held[space.arn] = result.after
@@ -395,7 +517,7 @@ def _reattribute_one(sweep: _Sweep, resource: Resource, directory: Directory) ->
     guardian, tags = sweep.guardian, sweep.guardian.ownership_tags
     if derive(resource, directory, tags).attribution == resource.attribution:
         return False
-    result = rewrite(guardian.inventory, resource.arn, lambda r: derive(r, directory, tags))
+    result = rewrite(guardian.inventory, resource.arn, lambda r: derive(r, directory, tags), held=resource)
     if not (result and result.changed):
         return False
     sweep.held[resource.arn] = tag_if_missing(guardian, result.after, sweep.now)[1]

@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from guardian.arns import kind_of, resource_path
 from guardian.aws_fields import digest
 from guardian.derive import derive, space_activity, with_activity
-from guardian.inventory import Applied, apply, rewrite
+from guardian.inventory import UNREAD, Applied, FollowedBy, Unread, apply, rewrite
 from guardian.kinds import TAGGABLE, Kind, is_billing, is_gone
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.resolution import resolve_findings_of
@@ -52,16 +52,35 @@ class Outcome:
         }
 
 
-def record(guardian: Guardian, observation: Observation, now: datetime, follow_up: bool = True) -> Outcome:
-    """Record one observation. ``follow_up`` updates related records at once (the event path); the
-    sweep, which records everything, does that in one pass at its end instead."""
-    observation = _resolve_by_name(guardian, observation)
-    applied = _apply(guardian, observation, now)
+def record(
+    guardian: Guardian,
+    observation: Observation,
+    now: datetime,
+    follow_up: bool = True,
+    held: Resource | None | Unread = UNREAD,
+) -> Outcome:
+    """Record one observation: one conditional write of its record, with what the merged record calls for
+    folded in (its endpoint config described, the ownership tags written). ``follow_up`` updates related
+    records at once (the event path); the sweep, which records everything, does that in one pass at its end
+    instead. ``held``: the record as the caller already holds it (the sweep's query), not read again."""
+    resolved = _resolve_by_name(guardian, observation)
+    if resolved.arn != observation.arn:
+        held = UNREAD  # found by name: not the record the caller held
+    tagged: dict[str, str] = {}
+
+    def followed_by(merged: Resource) -> list[Observation]:
+        more = [described] if (described := _endpoint_config_described(guardian, merged, now)) else []
+        if tags := _ownership_tags(guardian, merged, now):
+            tagged.update(tags.tags or {})
+            more.append(tags)
+        return more
+
+    applied = _apply(guardian, resolved, now, held=held, followed_by=followed_by)
     if follow_up:
-        _follow_up(guardian, applied, observation, now)
-    after = _describe_endpoint_config(guardian, applied.after, now)
-    tagged, after = tag_if_missing(guardian, after, now)
-    return Outcome(after, changed=applied.changed, tagged=tuple(sorted(tagged)), first_sighting=applied.before is None)
+        _follow_up(guardian, applied, resolved, now)
+    return Outcome(
+        applied.after, changed=applied.changed, tagged=tuple(sorted(tagged)), first_sighting=applied.before is None
+    )
 
 
 def _follow_up(guardian: Guardian, applied: Applied, observation: Observation, now: datetime) -> None:
@@ -83,10 +102,22 @@ def _follow_up(guardian: Guardian, applied: Applied, observation: Observation, n
         rederive(guardian, [m.arn for m in owned if m.arn != after.arn], now)
 
 
-def _apply(guardian: Guardian, observation: Observation, now: datetime) -> Applied:
+def _apply(
+    guardian: Guardian,
+    observation: Observation,
+    now: datetime,
+    held: Resource | None | Unread = UNREAD,
+    followed_by: FollowedBy | None = None,
+) -> Applied:
     directory = guardian.directory(now)
     tags = guardian.ownership_tags
-    return apply(guardian.inventory, observation, derive=lambda r: derive(r, directory, tags))
+    return apply(
+        guardian.inventory,
+        observation,
+        derive=lambda r: derive(r, directory, tags),
+        held=held,
+        followed_by=followed_by,
+    )
 
 
 def rederive(guardian: Guardian, arns: list[str], now: datetime) -> int:
@@ -167,13 +198,13 @@ def _resolve_by_name(guardian: Guardian, observation: Observation) -> Observatio
     return observation
 
 
-def _describe_endpoint_config(guardian: Guardian, endpoint: Resource, now: datetime) -> Resource:
+def _endpoint_config_described(guardian: Guardian, endpoint: Resource, now: datetime) -> Observation | None:
     """Instance types live in the endpoint config, which no event carries: read it once per config."""
     config = endpoint.endpoint_config_name
     # Described even for a deleted endpoint (its config outlives it): the record must not depend on
     # whether the deletion happened to be delivered before the update.
     if endpoint.kind is not Kind.ENDPOINT or not config or endpoint.config_described == config:
-        return endpoint
+        return None
     try:
         described = guardian.clients("sagemaker").describe_endpoint_config(EndpointConfigName=config)
     except ClientError as error:
@@ -181,8 +212,8 @@ def _describe_endpoint_config(guardian: Guardian, endpoint: Resource, now: datet
             "endpoint config unreadable",
             extra={"arn": endpoint.arn, "config": config, "error": error.response["Error"]["Code"]},
         )
-        return endpoint
-    observation = Observation(
+        return None
+    return Observation(
         arn=endpoint.arn,
         kind=Kind.ENDPOINT,
         observed_at=now,
@@ -192,7 +223,6 @@ def _describe_endpoint_config(guardian: Guardian, endpoint: Resource, now: datet
         fields={"config_described": config},
         groups=variant_groups(described["ProductionVariants"], with_counts=False),
     )
-    return _apply(guardian, observation, now).after
 
 
 def variant_groups(variants: list[dict[str, Any]], with_counts: bool) -> dict[str, dict[str, Any]]:
@@ -217,12 +247,21 @@ def variant_groups(variants: list[dict[str, Any]], with_counts: bool) -> dict[st
 
 def tag_if_missing(guardian: Guardian, resource: Resource, now: datetime) -> tuple[dict[str, str], Resource]:
     """Write the guardian's ownership tags onto a live, taggable resource that lacks them; returns the
-    tags written and the record as it now stands."""
-    if not guardian.write_tags or resource.kind not in TAGGABLE or not is_billing(resource.kind, resource.state):
+    tags written and the record as it now stands (``resource`` being the record as stored)."""
+    written = _ownership_tags(guardian, resource, now)
+    if written is None:
         return {}, resource
+    return written.tags or {}, _apply(guardian, written, now, held=resource).after
+
+
+def _ownership_tags(guardian: Guardian, resource: Resource, now: datetime) -> Observation | None:
+    """Write the guardian's ownership tags onto a live, taggable resource that lacks them; returns the
+    observation of what was written (for the record's write), or None."""
+    if not guardian.write_tags or resource.kind not in TAGGABLE or not is_billing(resource.kind, resource.state):
+        return None
     missing = guardian.ownership_tags.missing_on(resource)
     if not missing:
-        return {}, resource
+        return None
     try:
         add_tags(guardian.clients, resource, missing)
     except ClientError as error:
@@ -231,7 +270,7 @@ def tag_if_missing(guardian: Guardian, resource: Resource, now: datetime) -> tup
             "ownership tags not written", extra={"arn": resource.arn, "error": error.response["Error"]["Code"]}
         )
         metrics.add_metric(name="TagWriteFailures", unit=MetricUnit.Count, value=1)
-        return {}, resource
+        return None
     fields: dict[str, Any] = {"guardian_tagged_at": now}  # remediation trusts this record, not the tag
     if resource.fingerprint:
         # The next sweep will list these tags too: expect them, so it does not count them as a change.
@@ -248,10 +287,9 @@ def tag_if_missing(guardian: Guardian, resource: Resource, now: datetime) -> tup
         tags=missing,
         rank=TAGGED_AFTER_EVERYTHING,
     )
-    after = _apply(guardian, written, now).after
     logger.info(
         "ownership tags written",
         extra={"arn": resource.arn, "tags": missing, "source": resource.attribution.source.value},
     )
     metrics.add_metric(name="TagsWritten", unit=MetricUnit.Count, value=1)
-    return missing, after
+    return written

@@ -115,12 +115,14 @@ MERGED_FIELDS = frozenset(
         "instance_count",
         "serverless",
         "endpoint_config_name",
+        "endpoint_name",  # an inference component's endpoint
         "config_described",
         "app_type",
         "execution_role",
         "default_space_role",
         "idle_timeout_minutes",
         "storage_gb",
+        "size_bytes",  # an S3 bucket's, from its daily BucketSizeBytes metric
         "auto_termination_idle_seconds",
         "tracking_server_size",
         "created_at",
@@ -212,12 +214,14 @@ class Resource(BaseModel):
     instance_count: int | None = None
     serverless: bool | None = None
     endpoint_config_name: str | None = None
+    endpoint_name: str | None = None  # an inference component's endpoint
     config_described: str | None = None
     app_type: str | None = None
     execution_role: str | None = None
     default_space_role: str | None = None
     idle_timeout_minutes: int | None = None
     storage_gb: int | None = None
+    size_bytes: int | None = None  # an S3 bucket's (None: no BucketSizeBytes datapoint yet, size unknown)
     auto_termination_idle_seconds: int | None = None
     tracking_server_size: str | None = None
     created_at: datetime | None = None

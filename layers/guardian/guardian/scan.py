@@ -20,7 +20,7 @@ from guardian.findings_store import MemoryFindings
 from guardian.inventory import MemoryInventory
 from guardian.kinds import BILLABLE_OUTSIDE_SPACE, is_gone
 from guardian.observability import logger
-from guardian.reconcile import SweepReport, reconcile
+from guardian.reconcile import SweepProgress, SweepReport, reconcile
 from guardian.recording import record
 from guardian.resource import Observation, Resource
 from guardian.rules import RulesConfig
@@ -65,25 +65,45 @@ def scan_guardian(
     return Guardian(settings, clients, MemoryInventory(), MemoryFindings(), price_book(price_source, clients))
 
 
-def scan_inventory(guardian: Guardian, now: datetime) -> SweepReport:
-    """The account reconciled into memory, dated and attributed from CloudTrail's history (`guardian inventory`)."""
-    return _inventory(guardian, now, Evidence(guardian.clients, now, SCAN_MAX_CALLS))[0]
+def scan_inventory(
+    guardian: Guardian, now: datetime, progress: Progress | None = None, sweep_progress: SweepProgress | None = None
+) -> SweepReport:
+    """The account reconciled into memory, dated and attributed from CloudTrail's history (`guardian inventory`).
+    ``progress`` hears the LookupEvents calls, ``sweep_progress`` the resources listed and described."""
+    evidence = Evidence(guardian.clients, now, SCAN_MAX_CALLS, progress)
+    return _inventory(guardian, now, evidence, sweep_progress)[0]
 
 
-def scan(guardian: Guardian, now: datetime, progress: Progress | None = None) -> ScanReport:
-    """`guardian scan`: the whole sweep, in memory, and every rule as a one-off audit (RuleContext.audit)."""
-    sweep, history = _inventory(guardian, now, Evidence(guardian.clients, now, SCAN_MAX_CALLS, progress))
+def scan(
+    guardian: Guardian, now: datetime, progress: Progress | None = None, sweep_progress: SweepProgress | None = None
+) -> ScanReport:
+    """`guardian scan`: the whole sweep, in memory, and every rule as a one-off audit (RuleContext.audit).
+    ``progress`` hears the LookupEvents calls, ``sweep_progress`` the resources listed and described."""
+    evidence = Evidence(guardian.clients, now, SCAN_MAX_CALLS, progress)
+    sweep, history = _inventory(guardian, now, evidence, sweep_progress)
     # A scan's inventory is in memory (scan_guardian), so it can be read whole.
     assert isinstance(guardian.inventory, MemoryInventory)
     return ScanReport(sweep, evaluate(guardian, guardian.inventory.all(), now, audit=True), history)
 
 
-def _inventory(guardian: Guardian, now: datetime, evidence: Evidence) -> tuple[SweepReport, HistoryReport]:
-    sweep = reconcile(guardian, now, account_location(guardian.clients), evidence)
+def _inventory(
+    guardian: Guardian, now: datetime, evidence: Evidence, sweep_progress: SweepProgress | None = None
+) -> tuple[SweepReport, HistoryReport]:
+    _buckets_from_history(guardian, evidence, now)
+    sweep = reconcile(guardian, now, account_location(guardian.clients), evidence, sweep_progress)
     attributed = _attribute_from_history(guardian, sweep, evidence, now)
     history = HistoryReport(evidence.calls, evidence.max_calls, evidence.failed, attributed)
     logger.info("scan read CloudTrail's history", extra=vars(history))
     return sweep, history
+
+
+def _buckets_from_history(guardian: Guardian, evidence: Evidence, now: datetime) -> int:
+    """The buckets made from Studio, from their CreateBucket calls (the event path's record of each): no list
+    call says which buckets are Studio's. Recorded before the sweep, which then says which are gone."""
+    made = sorted(evidence.made("CreateBucket"), key=lambda call: call.observed_at)
+    for call in made:
+        record(guardian, call, now, follow_up=False)
+    return len(made)
 
 
 def _attribute_from_history(guardian: Guardian, sweep: SweepReport, evidence: Evidence, now: datetime) -> int:

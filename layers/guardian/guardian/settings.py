@@ -33,6 +33,8 @@ class Settings(BaseModel):
     evaluate_target_arn: str | None = Field(alias="EVALUATE_TARGET_ARN", default=None)
     scheduler_role_arn: str | None = Field(alias="SCHEDULER_ROLE_ARN", default=None)
     evaluation_dead_letter_arn: str | None = Field(alias="EVALUATION_DEAD_LETTER_ARN", default=None)
+    # Hours without a whole sweep pass (guardian.resume) before the sweep says so, for its alarm to tell the team.
+    sweep_overdue_hours: float = Field(alias="SWEEP_OVERDUE_HOURS", default=6, gt=0)
     # Alerts.
     stack_name: str = Field(alias="STACK_NAME", default="studio-cost-guardian")
     topic_arn: str | None = Field(alias="TOPIC_ARN", default=None)

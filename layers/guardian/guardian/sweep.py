@@ -14,6 +14,7 @@ from guardian.evaluation import EvaluationReport, evaluate
 from guardian.kinds import Kind
 from guardian.reconcile import SweepReport, reconcile
 from guardian.resource import Resource
+from guardian.resume import Budget
 from guardian.runtime import Guardian
 from guardian.scheduling import check_done, settle_checks
 
@@ -57,7 +58,10 @@ class SweepResult:
         return result
 
 
-def sweep(guardian: Guardian, now: datetime, request: SweepRequest | None = None) -> SweepResult:
+def sweep(
+    guardian: Guardian, now: datetime, request: SweepRequest | None = None, budget: Budget | None = None
+) -> SweepResult:
+    """``budget``: the invocation's time (guardian.resume); a pass that does not fit continues next run."""
     if request and request.evaluate:
         scope = request.evaluate
         moment = max(now, scope.at or now)
@@ -65,7 +69,10 @@ def sweep(guardian: Guardian, now: datetime, request: SweepRequest | None = None
         if scope.check:
             check_done(guardian, scope.check, now, by="schedule")
         return SweepResult(None, evaluation)
-    report = reconcile(guardian, now, guardian.location())
+    report = reconcile(guardian, now, guardian.location(), budget=budget)
+    if not report.finished:
+        # Judged once the pass is whole; a check due now is left open for the sweep that judges it.
+        return SweepResult(report, EvaluationReport())
     evaluation = evaluate(guardian, report.resources, now, complete=True, unknown_kinds=frozenset(report.unknown_kinds))
     # After the evaluation of everything as of now: what was due by now has been judged.
     return SweepResult(report, evaluation, settle_checks(guardian, now))
@@ -77,9 +84,11 @@ def scoped(guardian: Guardian, scope: Scope) -> list[Resource]:
     if scope.space_arn:
         space_arn = canonical(scope.space_arn)
         resources |= {r.arn: r for r in guardian.inventory.by_space(space_arn)}
-        space = guardian.inventory.get(space_arn)
+        space = resources.get(space_arn) or guardian.inventory.get(space_arn)
         if space and space.owner_arn:
-            resources |= {r.arn: r for r in guardian.inventory.by_owner(space.owner_arn)}
+            # The owner's resources that belong to no space may be orphaned by this space's stop (when it was
+            # the owner's last running one); what belongs to another space is that space's to judge.
+            resources |= {r.arn: r for r in guardian.inventory.by_owner(space.owner_arn, outside_spaces=True)}
     if scope.owner_arn:
         resources |= {r.arn: r for r in guardian.inventory.by_owner(canonical(scope.owner_arn))}
     if scope.resource_arn and (resource := guardian.inventory.get(canonical(scope.resource_arn))):

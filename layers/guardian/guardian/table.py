@@ -10,8 +10,8 @@ access pattern                        key                                 sort k
 resource by ARN                       PK=RES#<arn>, SK=#STATE                                         resource_key
 resource history (state transitions)  PK=RES#<arn>, SK=HIST#<ver>
 resources of a kind / by name         GSI1 KIND#<kind>                    SK=<name>#<arn>             kind_partition
-resources (and findings) of an owner  GSI2 OWNER#<owner>                  SK=RES#<kind>#<arn>         owner_partition
-resources and apps of a space         GSI3 SPACE#<space arn>              SK=<kind>#<arn>             space_partition
+resources (and findings) of an owner  GSI2 OWNER#<owner>                  SK=RES#<kind>               owner_partition
+resources and apps of a space         GSI3 SPACE#<space arn>              SK=<kind>                   space_partition
 finding by id                         PK=FINDING#<id>, SK=#STATE                                      finding_key
 a finding's audit trail               PK=FINDING#<id>, SK=AUDIT#<at>
 findings of a status, by its time     GSI1 FINDINGS#<status>              SK=<status time>#<id>       status_partition
@@ -28,7 +28,15 @@ a message held for an owner           PK=HELD, SK=<audience>#<item key>   until 
 (delivery.py; held.py sends it)
 a check due at a moment (scheduling)  PK=CHECK#<name>, SK=#STATE          TTL 30 days after due       check_key
 checks not yet done, by due time      GSI1 CHECKS#open                    SK=<due>#<name>             CHECKS_OPEN
+when an endpoint variant was last     PK=INVOKED, SK=<arn>|<variant>      TTL 14 days after the hour  invoked_key
+invoked (guardian.invocations)
+where an unfinished sweep resumes     PK=SWEEP, SK=#CHECKPOINT            one item (guardian.resume)  sweep_checkpoint
+                                                                                                      _key
 ====================================  ==================================  ==========================  ================
+
+What each index carries (template.yaml): GSI1 the records themselves (``type`` and ``doc``), since its readers
+want every record of a partition; GSI2 and GSI3 only keys, since theirs want a few records (:func:`batch_get`),
+or only which they are, and an update that keeps an item's owner and space then writes nothing to them.
 
 The partition keys, and every item key, are made here (by what the last column names), so this list
 is the whole of what the table holds. The sort keys of the indexes are composed by the stores
@@ -38,7 +46,9 @@ A status partition is ordered by the time that matters for it: open by detection
 owner was told (remediation asks "told before T?"), snoozed by when the snooze ends, resolved by when.
 """
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 # A key or index key value, as the low-level DynamoDB client spells it.
 Key = dict[str, dict[str, str]]
@@ -55,6 +65,8 @@ DELIVERY_PK = "DELIVERY"
 HELD_PK = "HELD"
 # The GSI1 partition of the checks not yet done (guardian.scheduling): the sweep reads it whole.
 CHECKS_OPEN = "CHECKS#open"
+# The partition of the latest hour each endpoint variant had invocations (guardian.invocations): read whole.
+INVOKED_PK = "INVOKED"
 
 # Gone resources and old history stay queryable for reports, then expire by TTL.
 GONE_RETENTION = timedelta(days=90)
@@ -83,6 +95,16 @@ def check_key(name: str) -> Key:
     return item_key(f"CHECK#{name}", STATE_SK)
 
 
+def sweep_checkpoint_key() -> Key:
+    """The sweep's pass in progress: the kinds done, the kind and page to resume from (guardian.resume)."""
+    return item_key("SWEEP", "#CHECKPOINT")
+
+
+def invoked_key(query_key: str) -> Key:
+    """The latest hour an endpoint variant had invocations, by the idle-endpoint rule's query key."""
+    return item_key(INVOKED_PK, query_key)
+
+
 def delivery_key(sk: str) -> Key:
     """The delivery log: a delivery (SK notify#<hash>, delivery.py) or a stream record's failed attempts
     (SK attempts#<sequence number>, notify.py)."""
@@ -99,6 +121,27 @@ def held_key(audience: str, item: str) -> Key:
     subscription confirmed, or an address or Slack channel where there was none. One partition: the notify
     function reads it whole on its schedule."""
     return item_key(HELD_PK, f"{audience}#{item}")
+
+
+# BatchGetItem's limit of keys per request.
+BATCH_GET_KEYS = 100
+
+
+def batch_get(client: Any, table: str, keys: list[Key]) -> Iterator[dict[str, Any]]:
+    """The items of ``keys`` (those that exist), in no particular order: what a KEYS_ONLY index query named.
+    Eventually consistent, as the index the keys came from is."""
+    unique = list({(k["PK"]["S"], k["SK"]["S"]): k for k in keys}.values())
+    for start in range(0, len(unique), BATCH_GET_KEYS):
+        request: dict[str, Any] = {table: {"Keys": unique[start : start + BATCH_GET_KEYS]}}
+        while request:
+            response = client.batch_get_item(RequestItems=request)
+            yield from response.get("Responses", {}).get(table, [])
+            request = response.get("UnprocessedKeys") or {}
+
+
+def keys_of(items: list[dict[str, Any]]) -> list[Key]:
+    """The table keys of items an index query returned."""
+    return [item_key(item["PK"]["S"], item["SK"]["S"]) for item in items]
 
 
 # Index partitions (the GSI<n>PK values).

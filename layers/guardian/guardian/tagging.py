@@ -9,12 +9,17 @@ grants each function the actions of the calls its modules make.
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from guardian.arns import resource_path
 from guardian.aws import AwsClients
 from guardian.kinds import Kind
 from guardian.resource import Resource
 
 Tags = dict[str, str]
+
+# S3 has no "add tags": PutBucketTagging replaces the whole set, so the set is read first and merged.
+BUCKET_TAGS_PERMISSIONS = ("s3:GetBucketTagging", "s3:PutBucketTagging")
 
 # Resource types the Resource Groups Tagging API reports tags for, in bulk.
 TAGGING_API_TYPES: dict[Kind, str] = {
@@ -27,9 +32,12 @@ TAGGING_API_TYPES: dict[Kind, str] = {
     Kind.MLFLOW_TRACKING_SERVER: "sagemaker:mlflow-tracking-server",
     Kind.NOTEBOOK_INSTANCE: "sagemaker:notebook-instance",
     Kind.EMR_CLUSTER: "elasticmapreduce:cluster",
+    Kind.PARTNER_APP: "sagemaker:partner-app",
+    Kind.INFERENCE_COMPONENT: "sagemaker:inference-component",
+    Kind.S3_BUCKET: "s3:bucket",  # listed by S3's own ARN (arn:aws:s3:::name): guardian.arns.bucket_key
 }
 
-ADD_TAGS_PERMISSIONS = ("sagemaker:AddTags", "elasticmapreduce:AddTags")
+ADD_TAGS_PERMISSIONS = ("sagemaker:AddTags", "elasticmapreduce:AddTags", *BUCKET_TAGS_PERMISSIONS)
 
 
 def add_tags(clients: AwsClients, resource: Resource, tags: Tags) -> None:
@@ -38,9 +46,28 @@ def add_tags(clients: AwsClients, resource: Resource, tags: Tags) -> None:
     if resource.kind is Kind.EMR_CLUSTER:
         # EMR names a cluster by its id, the last part of its ARN.
         clients("emr").add_tags(ResourceId=resource_path(resource.arn)[-1], Tags=tag_list)
+    elif resource.kind is Kind.S3_BUCKET:
+        _add_bucket_tags(clients, resource.name, tags)
     else:
         # The ARN the API spells (api_arn), where it differs from the guardian's canonical one.
         clients("sagemaker").add_tags(ResourceArn=resource.api_arn or resource.arn, Tags=tag_list)
+
+
+def _add_bucket_tags(clients: AwsClients, bucket: str, tags: Tags) -> None:
+    """The bucket's tags with ``tags`` added: every tag its owner set is kept (a key both have takes ours).
+    Read and written back in one step: a tag someone adds in between is lost, as with any S3 tag writer."""
+    s3 = clients("s3")
+    try:
+        held = _as_dict(s3.get_bucket_tagging(Bucket=bucket).get("TagSet", []))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "NoSuchTagSet":
+            raise
+        held = {}
+    merged = held | tags
+    if merged == held:
+        return
+    tag_set = [{"Key": key, "Value": value} for key, value in sorted(merged.items())]
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tag_set})
 
 
 SAGEMAKER_TAGS_PERMISSIONS = ("sagemaker:ListTags",)

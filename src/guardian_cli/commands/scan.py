@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from guardian.evidence import PACE_SECONDS
 from guardian.findings import SEVERITIES, Finding, Status
 from guardian.rules import RulesConfig
 from guardian.scan import HistoryReport, scan, scan_guardian
 from guardian_cli.account import Endpoint, account, price_source
 from guardian_cli.errors import InputError
-from guardian_cli.output import ProgressLine, print_findings, warn_of_collection_errors
+from guardian_cli.output import print_findings, warn_of_collection_errors
+from guardian_cli.progress import AuditProgress
 
 
 @dataclass(frozen=True)
@@ -53,18 +53,9 @@ def run(
     except ValueError as error:
         raise InputError(str(error)) from error
     now = datetime.now(UTC)
-    progress = ProgressLine()
-
-    def looked_up(calls: int, allowed: int) -> None:
-        rate = round(1 / PACE_SECONDS)
-        progress.update(f"reading CloudTrail history: {calls} of at most {allowed} LookupEvents calls ({rate}/s)")
-
-    with account(endpoint, embedded_default=False) as clients:
+    with account(endpoint, embedded_default=False) as clients, AuditProgress() as progress:
         guardian = scan_guardian(clients, rules, tag_prefix, price_source(endpoint))
-        try:
-            result = scan(guardian, now, progress=looked_up)
-        finally:
-            progress.clear()
+        result = scan(guardian, now, progress=progress.looked_up, sweep_progress=progress.listed)
     evaluation = result.evaluation
     print_findings(evaluation.findings, fmt, now, show_exempt=include_exempt)
     warn_of_collection_errors(result.sweep)

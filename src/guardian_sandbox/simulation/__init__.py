@@ -6,7 +6,7 @@ scenario, and what happened as lines (README, "Simulate: what would enforce have
     schedule_expressions.py rate() and cron() as EventBridge Scheduler reads them
     runner.py               the clock, the steps, the schedules, and what each sets off
     stopped_clock.py        simulated time standing still within a moment
-    bus.py                  CloudTrail's records of the calls, delivered as EventBridge events
+    bus.py                  the default bus: the calls (while a trail logs) and the services' state changes
     stream.py               the table's stream, read as a second consumer
     log.py                  the output lines (finding, message, action, skipped, summary)
 """

@@ -23,6 +23,7 @@ CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
 CLOUDTRAIL_SOURCES = {
     "aws.sagemaker": "sagemaker.amazonaws.com",
     "aws.elasticmapreduce": "elasticmapreduce.amazonaws.com",
+    "aws.s3": "s3.amazonaws.com",  # buckets made from Studio
 }
 
 

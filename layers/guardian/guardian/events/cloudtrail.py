@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from guardian.arns import NAME, Location, canonical, kind_of, parse
 from guardian.aws_fields import default_idle_minutes, dig, emr_group_key, profile_role, space_facts, tag_map
 from guardian.events import models as m
-from guardian.kinds import Kind
+from guardian.kinds import BUCKET_AVAILABLE, GONE, Kind
 from guardian.resource import Creator, Observation
 
 
@@ -348,6 +348,79 @@ def _emr_change(call: Call, params: m.EmrClusterRequest) -> list[Observation]:
         fields["auto_termination_idle_seconds"] = policy.idleTimeout
     arn = call.location.emr_cluster(cluster_id)
     return [call.observe(arn, Kind.EMR_CLUSTER, fields, describe_after=not fields)]
+
+
+# --- Partner AI Apps and inference components ----------------------------------------------------
+
+
+@translates("CreatePartnerApp", "UpdatePartnerApp", "DeletePartnerApp", request=m.PartnerAppRequest)
+def _partner_app(call: Call, params: m.PartnerAppRequest) -> list[Observation]:
+    """A Partner AI App bills by its tier (kept as its instance type) from creation to deletion. Its ARN carries
+    an id, not the name: a Create names it only in its response, the other calls by the ARN itself."""
+    if call.name == "CreatePartnerApp":
+        arn = dig(call.response, "arn")
+        if not (isinstance(arn, str) and kind_of(arn) is Kind.PARTNER_APP):
+            raise ValueError(f"CreatePartnerApp responseElements.arn {str(arn)[:200]!r} is not a Partner AI App ARN")
+        fields = {"state": "Creating"} | _given(name=params.name, app_type=params.type, instance_type=params.tier)
+        return [call.created(arn, Kind.PARTNER_APP, fields, params.tags)]
+    if params.arn is None:
+        raise ValueError(f"{call.name} names no Partner AI App ARN (requestParameters.arn)")
+    if call.name == "DeletePartnerApp":
+        return [call.gone(params.arn, Kind.PARTNER_APP, "Deleting")]
+    fields = {"state": "Updating", "last_modified_at": call.at} | _given(instance_type=params.tier)
+    return [call.observe(params.arn, Kind.PARTNER_APP, fields)]
+
+
+_INFERENCE_COMPONENT_CALLS = (
+    "CreateInferenceComponent",
+    "UpdateInferenceComponent",
+    "UpdateInferenceComponentRuntimeConfig",
+    "DeleteInferenceComponent",
+)
+
+
+@translates(*_INFERENCE_COMPONENT_CALLS, request=m.InferenceComponentRequest)
+def _inference_component(call: Call, params: m.InferenceComponentRequest) -> list[Observation]:
+    """A model on an endpoint. It bills nothing of its own (the endpoint's instances do); the idle-endpoint
+    rule reads its invocations, so the inventory keeps which endpoint it is on."""
+    name = params.inferenceComponentName
+    arn = call.location.sagemaker(f"inference-component/{name}")
+    if call.name == "DeleteInferenceComponent":
+        return [call.gone(arn, Kind.INFERENCE_COMPONENT, "Deleting", name=name)]
+    if call.name != "CreateInferenceComponent":
+        fields = {"name": name, "state": "Updating", "last_modified_at": call.at}
+        return [call.observe(arn, Kind.INFERENCE_COMPONENT, fields)]
+    fields = {"name": name, "state": "Creating"} | _given(endpoint_name=params.endpointName)
+    arn = call.response_arn("inferenceComponentArn", arn)
+    return [call.created(arn, Kind.INFERENCE_COMPONENT, fields, params.tags)]
+
+
+# --- S3 buckets made from Studio -------------------------------------------------------------------
+
+# The session name Studio (and every SageMaker-run notebook) gives its execution role's sessions.
+STUDIO_SESSION = "SageMaker"
+
+
+def from_studio(creator: Creator) -> bool:
+    """Whether a call was made by a Studio execution role: an assumed-role session of a role, named as Studio
+    names its sessions (with or without a source identity). Anyone else's bucket is not the guardian's."""
+    principal = creator.principal_arn or ""
+    return creator.role_arn is not None and ":assumed-role/" in principal and principal.endswith(f"/{STUDIO_SESSION}")
+
+
+@translates("CreateBucket", "DeleteBucket", request=m.BucketRequest)
+def _bucket(call: Call, params: m.BucketRequest) -> list[Observation]:
+    arn = call.location.s3_bucket(params.bucketName)
+    # No api_arn: S3's own ARN names no region or account, and findings are keyed by the record's ARN.
+    base = {"name": params.bucketName}
+    if call.name == "DeleteBucket":
+        # Whoever deletes it: a bucket the guardian tracks is gone (one it does not track is a tombstone, kept
+        # as every gone record is, that no sweep lists again).
+        return [call.gone(arn, Kind.S3_BUCKET, GONE, **base)]
+    if not from_studio(call.creator):
+        return []  # only buckets made from Studio are tracked: not every bucket in the account
+    fields = base | {"state": BUCKET_AVAILABLE, "created_at": call.at, "creator": call.creator}
+    return [call.observe(arn, Kind.S3_BUCKET, fields)]
 
 
 def creator_of(identity: m.UserIdentity, event_name: str) -> Creator:

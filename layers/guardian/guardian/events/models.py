@@ -172,11 +172,15 @@ def _tags(tags: Any) -> Any:
 class _Lenient(BaseModel):
     """AWS adds fields over time: unknown ones are ignored, known ones are validated."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # defer_build: a model's validator is built when it first validates, not at import: an invocation uses the
+    # models of its own event only (a cold start builds the others for nothing).
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
 
 
 class _Envelope(EventBridgeModel):
     """The EventBridge envelope, bounded: the id names observations, region and account build ARNs."""
+
+    model_config = ConfigDict(defer_build=True)  # as _Lenient's
 
     id: EventId
     account: Account
@@ -489,6 +493,18 @@ class TerminateJobFlowsRequest(_Lenient):
     jobFlowIds: list[Name] = Field(min_length=1, max_length=MAX_LIST)
 
 
+def _bucket_name(value: str) -> str:
+    if not arns.BUCKET_NAME.fullmatch(value):
+        raise ValueError("is not an S3 bucket name (3-63 lower-case letters, digits, '.', '-')")
+    return value
+
+
+class BucketRequest(_Lenient):
+    """CreateBucket, DeleteBucket (S3 via CloudTrail): the bucket; it lives in the event's awsRegion."""
+
+    bucketName: Annotated[str, AfterValidator(_bucket_name)]
+
+
 # --- What changes a bill after creation (issue 11: every billing change seen within a minute) ------------
 
 
@@ -614,3 +630,43 @@ class EmrInstanceFleetDetail(_Lenient):
 
 class EmrInstanceFleetStateChangeEvent(_Envelope):
     detail: EmrInstanceFleetDetail
+
+
+# --- Partner AI Apps and inference components (issue 11) -----------------------------------------------
+
+
+def _partner_app(value: str) -> str:
+    """Partner AI App calls after CreatePartnerApp name the app by its ARN (which carries an id, not its name)."""
+    if arns.kind_of(value) is not Kind.PARTNER_APP:
+        raise ValueError("is not a Partner AI App ARN")
+    return value
+
+
+class PartnerAppRequest(Tagged):
+    """CreatePartnerApp (name, type, tier), UpdatePartnerApp and DeletePartnerApp (the app's ARN; a new tier)."""
+
+    name: Name | None = None
+    type: Name | None = None
+    tier: Label | None = None  # "the instance type and size of the cluster attached": what it costs
+    executionRoleArn: Arn | None = None
+    arn: Annotated[str, AfterValidator(_partner_app)] | None = None
+
+    @model_validator(mode="after")
+    def _names_an_app(self) -> "PartnerAppRequest":
+        if not (self.name or self.arn):
+            raise ValueError("a Partner AI App call names the app (name) or its ARN (arn)")
+        return self
+
+
+class CopyCount(_Lenient):
+    copyCount: Count | None = None
+
+
+class InferenceComponentRequest(Tagged):
+    """Create/Update/UpdateRuntimeConfig/DeleteInferenceComponent: the component, and (create) its endpoint."""
+
+    inferenceComponentName: Name
+    endpointName: Name | None = None
+    variantName: Name | None = None
+    runtimeConfig: CopyCount | None = None
+    desiredRuntimeConfig: CopyCount | None = None

@@ -58,10 +58,16 @@ def _endpoint_plan(record: Resource, live: Live, tags: Tags) -> dict[str, Any]:
     }
 
 
+def _no_inference_components(record: Resource, live: Live) -> bool:
+    """An endpoint hosting inference components is only reported: recreating it from its config would not bring
+    its components (models, copies) back, so no restore could undo the deletion."""
+    return not live.shape.get("inference_components")
+
+
 DELETE_ENDPOINT = Action(
     Kind.ENDPOINT,
     "delete endpoint",
-    applies=_always,
+    applies=_no_inference_components,
     what=lambda r, live: f"delete endpoint {r.name}",
     act=lambda clients, r, live: clients("sagemaker").delete_endpoint(EndpointName=live.described["EndpointName"]),
     restore_plan=_endpoint_plan,

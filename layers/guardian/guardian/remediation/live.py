@@ -28,7 +28,13 @@ SPACE_READS = ("sagemaker:DescribeSpace", "sagemaker:ListApps")
 TAG_READS = ("sagemaker:ListTags",)
 METRIC_READS = metric_data.PERMISSIONS  # the rules re-evaluated; an endpoint's calls since the reminder
 READS: Mapping[Kind, tuple[str, ...]] = {
-    Kind.ENDPOINT: ("sagemaker:DescribeEndpoint", *TAG_READS, *SPACE_READS, *METRIC_READS),
+    Kind.ENDPOINT: (
+        "sagemaker:DescribeEndpoint",
+        "sagemaker:ListInferenceComponents",
+        *TAG_READS,
+        *SPACE_READS,
+        *METRIC_READS,
+    ),
     Kind.EMR_CLUSTER: (
         "elasticmapreduce:DescribeCluster",
         "elasticmapreduce:ListInstanceGroups",
@@ -135,10 +141,13 @@ def _endpoint(clients: AwsClients, record: Resource) -> Live:
             return _gone(record)
         raise
     variants = e.get("ProductionVariants", [])
-    shape = {
+    shape: dict[str, Any] = {
         "endpoint_config_name": e["EndpointConfigName"],
         "instance_count": sum(int(v.get("CurrentInstanceCount", 0)) for v in variants),
     }
+    components = _inference_components(clients, e["EndpointName"])
+    if components:  # named only where there are some: a reminder's named state of any other endpoint is as it was
+        shape["inference_components"] = components
     return Live(
         canonical(e["EndpointArn"]),
         record.kind,
@@ -150,6 +159,12 @@ def _endpoint(clients: AwsClients, record: Resource) -> Live:
         tags=_sagemaker_tags(clients, e["EndpointArn"]),
         described=e,
     )
+
+
+def _inference_components(clients: AwsClients, endpoint_name: str) -> list[str]:
+    """The inference components the endpoint hosts now (its restore plan could not bring them back)."""
+    pages = clients("sagemaker").get_paginator("list_inference_components").paginate(EndpointNameEquals=endpoint_name)
+    return sorted(c["InferenceComponentName"] for page in pages for c in page["InferenceComponents"])
 
 
 def _emr_cluster(clients: AwsClients, record: Resource) -> Live:

@@ -9,6 +9,7 @@ from guardian.rules.emr_no_auto_termination import EmrNoAutoTermination, EmrNoAu
 from guardian.rules.idle_emr_cluster import IdleEmrCluster, IdleEmrClusterConfig
 from guardian.rules.idle_endpoint import IdleEndpoint, IdleEndpointConfig
 from guardian.rules.long_running_app import LongRunningApp, LongRunningAppConfig
+from guardian.rules.orphaned_bucket import OrphanedBucket, OrphanedBucketConfig
 from guardian.rules.orphaned_resource import OrphanedResource, OrphanedResourceConfig
 from guardian.rules.stale_space_storage import StaleSpaceStorage, StaleSpaceStorageConfig
 from guardian.rules.unattributed_resource import UnattributedResource, UnattributedResourceConfig
@@ -21,6 +22,7 @@ RULES: tuple[type[AnyRule], ...] = (
     UnattributedResource,
     StaleSpaceStorage,
     EmrNoAutoTermination,
+    OrphanedBucket,
 )
 RULES_BY_NAME: Mapping[str, type[AnyRule]] = {rule.name: rule for rule in RULES}
 
@@ -42,6 +44,7 @@ class RulesConfig(BaseModel):
     unattributed_resource: UnattributedResourceConfig = Field(default_factory=UnattributedResourceConfig)
     stale_space_storage: StaleSpaceStorageConfig = Field(default_factory=StaleSpaceStorageConfig)
     emr_no_auto_termination: EmrNoAutoTerminationConfig = Field(default_factory=EmrNoAutoTerminationConfig)
+    orphaned_bucket: OrphanedBucketConfig = Field(default_factory=OrphanedBucketConfig)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "RulesConfig":

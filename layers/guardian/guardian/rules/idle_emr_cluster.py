@@ -59,14 +59,16 @@ class IdleEmrCluster(Rule[IdleEmrClusterConfig]):
         minutes = len(run) * POINT_MINUTES
         if minutes < self.config.idle_minutes:
             return None
+        # Since when it is idle is the finding's condition_since; the points are the measurement that showed
+        # it (findings.MOMENTARY: a later sweep's points alone do not rewrite the finding).
         evidence: dict[str, Any] = {
             "reason": "idle",
-            "idle_minutes": minutes,
             "auto_termination_policy": policy(resource),
             "state": resource.state,
             "is_idle_points": [[iso(t), v] for t, v in points[-12:]],
         }
-        return Detection(self.name, resource, run[0][0], f"idle for {minutes} minutes: no YARN work", evidence)
+        summary = f"idle for {self.config.idle_minutes} minutes or more: no YARN work"
+        return Detection(self.name, resource, run[0][0], summary, evidence)
 
 
 def _trailing_idle(points: list[tuple[datetime, float]]) -> list[tuple[datetime, float]]:

@@ -8,7 +8,7 @@ from pydantic import Field
 from guardian.arns import location_of
 from guardian.kinds import Kind
 from guardian.resource import Resource
-from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, hours, iso
+from guardian.rules.base import Detection, Rule, RuleConfig, RuleContext, iso
 
 BILLED_APP_TYPES = {"JupyterLab", "CodeEditor", "KernelGateway", "RStudioServerPro", "RSessionGateway", "Canvas"}
 IDLE_SHUTDOWN_APP_TYPES = {"JupyterLab", "CodeEditor"}  # the only ones with built-in idle shutdown
@@ -35,10 +35,11 @@ class LongRunningApp(Rule[LongRunningAppConfig]):
         if idle_shutdown is not None and idle_shutdown <= self.config.limit_hours * 60:
             return None  # Studio stops it itself when idle
         setting = "off" if idle_shutdown is None else f"{idle_shutdown} min (above the limit)"
+        # When it started, not how long it has run: the finding stays as written while the app runs on, and
+        # messages say the uptime as of when they are read.
         evidence = {
             "app_type": resource.app_type,
             "started_at": iso(resource.created_at),
-            "uptime_hours": hours(resource.created_at, context.now),
             "limit_hours": self.config.limit_hours,
             "idle_shutdown": setting,
         }
@@ -46,7 +47,7 @@ class LongRunningApp(Rule[LongRunningAppConfig]):
             self.name,
             resource,
             resource.created_at + limit,
-            f"{resource.app_type} running {evidence['uptime_hours']:.0f} h, idle shutdown {setting}",
+            f"{resource.app_type} running past the {self.config.limit_hours} h limit, idle shutdown {setting}",
             evidence,
         )
 

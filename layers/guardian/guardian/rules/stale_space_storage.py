@@ -73,8 +73,10 @@ class StaleSpaceStorage(Rule[StaleSpaceStorageConfig]):
             "volume_gb": gigabytes,
             "days": self.config.days,
         }
-        days_idle = (context.now - idle.at).days
-        what = f"no app for {days_idle} days" if idle.last_activity else f"no app seen for {days_idle} days"
+        # The threshold, not the days so far: the finding stays as written while the space stays idle (since
+        # when is its evidence; messages say how long as of when they are read).
+        days = f"{self.config.days} days or more"
+        what = f"no app for {days}" if idle.last_activity else f"no app seen for {days}"
         unknown = "" if idle.last_activity else " (last activity unknown)"
         return Detection(
             self.name,

@@ -1,0 +1,42 @@
+"""`make cost` prices what the stack did on a simulated day, not constants: a tiny account's day on the
+sandbox, and the counts its bill is made of."""
+
+import pytest
+
+from guardian_sandbox.cost_model import DAYS_PER_MONTH, Account, bill, measure_month, price_list
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_month():
+    account = Account(profiles=2, spaces=3, endpoints=2, emr_clusters=1, events_per_day=1_000, running_share=1.0)
+    return account, measure_month(account, sample_events=8)
+
+
+def test_every_event_of_the_day_is_an_ingest_invocation_and_every_hour_a_sweep(tiny_month):
+    account, measured = tiny_month
+    month = measured.month
+    assert measured.events_delivered > 0
+    assert month.invocations["IngestFunction"] == pytest.approx(account.events_per_day * DAYS_PER_MONTH)
+    # The hourly sweep, and the one-time checks the events scheduled.
+    assert month.invocations["SweepFunction"] >= 24 * DAYS_PER_MONTH
+    assert month.scheduler_invocations >= 24 * DAYS_PER_MONTH
+
+
+def test_the_table_units_metric_queries_and_logs_come_from_what_ran(tiny_month):
+    _, measured = tiny_month
+    month = measured.month
+    assert month.write_units > 0 and month.read_units > 0
+    assert month.metrics_requested > 0  # the endpoints' and the cluster's idle checks
+    assert month.log_bytes > 0
+    assert month.count("sagemaker:ListSpaces") >= 24 * DAYS_PER_MONTH  # one list page per sweep at least
+    assert month.count("lambda:StreamBatch") > 0
+
+
+def test_the_bill_prices_the_measured_month(tiny_month):
+    _, measured = tiny_month
+    lines = {(line.service, line.item): line for line in bill(measured.month, price_list())}
+    assert lines["Lambda", "IngestFunction requests"].quantity == measured.month.invocations["IngestFunction"]
+    assert lines["DynamoDB", "write request units"].quantity == measured.month.write_units
+    assert lines["CloudWatch", "GetMetricData metrics requested"].quantity == measured.month.metrics_requested
