@@ -12,10 +12,10 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from guardian import channels
 from guardian.channels import (
     SLACK_ATTEMPTS,
-    AnyServerErrorRetryHandler,
     Audience,
     DeliveryFailed,
     SlackRoutes,
+    any_server_error_retry_handler,
     post_to_slack,
     slack_retry_handlers,
 )
@@ -52,7 +52,7 @@ def test_the_retries_are_slack_sdks_handlers():
     assert [type(h) for h in handlers] == [
         ConnectionErrorRetryHandler,
         RateLimitErrorRetryHandler,
-        AnyServerErrorRetryHandler,
+        any_server_error_retry_handler(),
     ]
     assert all(h.max_retry_count == SLACK_ATTEMPTS - 1 for h in handlers)
 

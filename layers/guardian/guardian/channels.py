@@ -215,7 +215,8 @@ def _refused(status: int | None, reason: str) -> bool:
 
 
 @functools.cache
-def _any_server_error_retry_handler() -> type[RetryHandler]:
+def any_server_error_retry_handler() -> type[RetryHandler]:
+    """slack-sdk's server-error handler, widened; built on first use (slack-sdk is imported only to post)."""
     from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
     from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 
@@ -235,13 +236,6 @@ def _any_server_error_retry_handler() -> type[RetryHandler]:
     return AnyServerErrorRetryHandler
 
 
-def __getattr__(name: str) -> Any:
-    """``AnyServerErrorRetryHandler``, made from slack-sdk's handler when first asked for."""
-    if name == "AnyServerErrorRetryHandler":
-        return _any_server_error_retry_handler()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def slack_retry_handlers() -> list[RetryHandler]:
     """slack-sdk's handlers, sharing SLACK_ATTEMPTS - 1 retries: a connection lost (reset, refused, timed out,
     a broken answer), 429 (waits Retry-After), 5xx (backoff with jitter)."""
@@ -252,7 +246,7 @@ def slack_retry_handlers() -> list[RetryHandler]:
     return [
         ConnectionErrorRetryHandler(max_retry_count=retries, error_types=lost),
         RateLimitErrorRetryHandler(max_retry_count=retries),
-        _any_server_error_retry_handler()(max_retry_count=retries),
+        any_server_error_retry_handler()(max_retry_count=retries),
     ]
 
 
