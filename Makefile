@@ -21,7 +21,7 @@ export SAM_CLI_TELEMETRY := 0
 PYTEST := $(BIN)/pytest -n auto --durations=10
 TYPED := layers/guardian/guardian src tools functions
 
-.PHONY: help demo test unit integration e2e template-tests tests lint typecheck bench cost build deploy sandbox clean
+.PHONY: help demo test unit integration e2e template-tests tests lint typecheck bench cost build deploy sandbox clean member-template
 
 help:
 	@echo "make demo            the demo on the embedded sandbox"
@@ -35,6 +35,7 @@ help:
 	@echo "make cost            the stack's monthly AWS bill for a 100-user domain, from a simulated day (ARGS=--help)"
 	@echo "make build           sam build (no Docker needed) and check the artifact"
 	@echo "make deploy          sam deploy --guided"
+	@echo "make member-template write member-template.yaml (the StackSet for member accounts) from template.yaml"
 	@echo "make sandbox         serve the sandbox on 127.0.0.1:5000"
 	@echo "make invoke-<function>   run a function (ingest, sweep, notify, report, remediate) on its sample events in events/"
 
@@ -77,6 +78,7 @@ lint: typecheck $(SAM_VENV)/.installed
 	$(BIN)/ruff check layers src tools functions tests
 	$(BIN)/ruff format --check layers src tools functions tests
 	$(SAM) validate --lint --template template.yaml
+	$(SAM_VENV)/bin/cfn-lint member-template.yaml
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m guardian_sandbox.bench
@@ -93,6 +95,9 @@ build: $(BIN)/.installed $(SAM_VENV)/.installed
 
 deploy: build
 	$(SAM) deploy --guided  # answers start from samconfig.toml (stack studio-cost-guardian)
+
+member-template: $(BIN)/.installed
+	$(BIN)/python tools/member_template.py
 
 sandbox: $(BIN)/.installed
 	$(BIN)/guardian sandbox --port 5000
