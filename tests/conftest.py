@@ -17,8 +17,13 @@ import pytest
 from hypothesis import settings
 
 from guardian import clock as guardian_clock
+from guardian.arns import canonical
 from guardian.aws import AwsClients
+from guardian.dynamo_inventory import DynamoInventory
+from guardian.findings import Finding, finding_id
+from guardian.findings_store import DynamoFindings
 from guardian.observability import logger, metrics
+from guardian.resource import Resource
 from guardian.runtime import Guardian, from_env
 from guardian_sandbox import embedded, studio
 from guardian_sandbox.stack import SandboxStack
@@ -172,3 +177,15 @@ def slack() -> Iterator[SlackReceiver]:
     receiver = SlackReceiver()
     yield receiver
     receiver.server.shutdown()
+
+
+def stored_record(stack: SandboxStack, arn: str) -> Resource:
+    """The inventory's record of ``arn`` in the stack's table (it must be there)."""
+    found = DynamoInventory(stack.clients("dynamodb"), stack.table_name).get(canonical(arn))
+    assert found is not None, arn
+    return found
+
+
+def stored_finding(stack: SandboxStack, rule: str, arn: str) -> Finding | None:
+    """The stack's finding of ``rule`` on ``arn``, if any."""
+    return DynamoFindings(stack.clients("dynamodb"), stack.table_name).get(finding_id(rule, canonical(arn)))

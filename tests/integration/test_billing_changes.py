@@ -17,17 +17,15 @@ import pytest
 
 from guardian.arns import Location, canonical
 from guardian.cost import hourly_cost
-from guardian.dynamo_inventory import DynamoInventory
 from guardian.events import from_cloudtrail_record
-from guardian.findings import Finding, Status, finding_id
-from guardian.findings_store import DynamoFindings
+from guardian.findings import Finding, Status
 from guardian.pricing import BundledPrices
 from guardian.reconcile import REDESCRIBE_SWEEPS
 from guardian.resource import Resource
 from guardian_sandbox import clock, cloudtrail
 from guardian_sandbox.eventfactory import Caller, EventFactory
 from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
-from tests.conftest import sample
+from tests.conftest import sample, stored_finding, stored_record
 from tests.integration.sweep_fault_injection import Fault, injected
 
 ROLE = f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/service-role/AmazonSageMaker-ExecutionRole-Default"
@@ -50,14 +48,10 @@ class Account:
         return self.t0 + timedelta(hours=3)
 
     def record(self, arn: str) -> Resource:
-        found = DynamoInventory(self.stack.clients("dynamodb"), self.stack.table_name).get(canonical(arn))
-        assert found is not None, arn
-        return found
+        return stored_record(self.stack, arn)
 
     def finding(self, rule: str, arn: str) -> Finding | None:
-        return DynamoFindings(self.stack.clients("dynamodb"), self.stack.table_name).get(
-            finding_id(rule, canonical(arn))
-        )
+        return stored_finding(self.stack, rule, arn)
 
     def sweep(self, at: datetime) -> dict[str, Any]:
         with clock.at(self.stack.clients, at):

@@ -15,10 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from guardian.arns import canonical
-from guardian.dynamo_inventory import DynamoInventory
-from guardian.findings import Finding, Status, finding_id
-from guardian.findings_store import DynamoFindings
+from guardian.findings import Finding, Status
 from guardian.kinds import Kind
 from guardian.remediation.actions import action_for
 from guardian.remediation.live import read
@@ -27,7 +24,7 @@ from guardian_sandbox import clock, cloudtrail, studio
 from guardian_sandbox.eventfactory import Caller
 from guardian_sandbox.simulation.bus import CloudTrailBus
 from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
-from tests.conftest import sample
+from tests.conftest import sample, stored_finding, stored_record
 
 ROLE = f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/service-role/AmazonSageMaker-ExecutionRole-Default"
 ALICE = Caller(role="AmazonSageMaker-ExecutionRole-alice", source_identity="alice")
@@ -49,14 +46,10 @@ class Hosting:
         return self.stack.clients("sagemaker")
 
     def record(self, arn: str) -> Resource:
-        found = DynamoInventory(self.stack.clients("dynamodb"), self.stack.table_name).get(canonical(arn))
-        assert found is not None, arn
-        return found
+        return stored_record(self.stack, arn)
 
     def finding(self, arn: str) -> Finding | None:
-        return DynamoFindings(self.stack.clients("dynamodb"), self.stack.table_name).get(
-            finding_id(IDLE, canonical(arn))
-        )
+        return stored_finding(self.stack, IDLE, arn)
 
     @contextmanager
     def as_alice(self, at: datetime) -> Iterator[None]:

@@ -13,10 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from guardian.arns import canonical
-from guardian.dynamo_inventory import DynamoInventory
-from guardian.findings import Finding, Status, finding_id
-from guardian.findings_store import DynamoFindings
+from guardian.findings import Finding, Status
 from guardian.kinds import Kind
 from guardian.messages import detail
 from guardian.remediation.actions import ACTS_ON
@@ -25,7 +22,7 @@ from guardian_sandbox import clock, cloudtrail, studio
 from guardian_sandbox.eventfactory import Caller
 from guardian_sandbox.simulation.bus import CloudTrailBus
 from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
-from tests.conftest import sample
+from tests.conftest import sample, stored_finding, stored_record
 
 ROLE = f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/service-role/AmazonSageMaker-ExecutionRole-Default"
 ALICE = Caller(role="AmazonSageMaker-ExecutionRole-alice", source_identity="alice")
@@ -44,14 +41,10 @@ class Account:
         return self.stack.clients("sagemaker")
 
     def record(self, arn: str) -> Resource:
-        found = DynamoInventory(self.stack.clients("dynamodb"), self.stack.table_name).get(canonical(arn))
-        assert found is not None, arn
-        return found
+        return stored_record(self.stack, arn)
 
     def finding(self, rule: str, arn: str) -> Finding | None:
-        return DynamoFindings(self.stack.clients("dynamodb"), self.stack.table_name).get(
-            finding_id(rule, canonical(arn))
-        )
+        return stored_finding(self.stack, rule, arn)
 
     def deliver_calls(self, at: datetime) -> list[str]:
         """Every call the sandbox recorded since last asked, delivered by EventBridge as a trail delivers it (and the
