@@ -96,26 +96,42 @@ FINDING_COLUMNS = (
     "summary",
 )
 # What JSON and CSV add to the table's columns: enough to act on a finding from a script.
-FINDING_DETAIL_COLUMNS = (*FINDING_COLUMNS, "domain_id", "sharing", "detected_at", "resource_arn", "severity")
+FINDING_DETAIL_COLUMNS = (
+    *FINDING_COLUMNS,
+    "domain_id",
+    "sharing",
+    "detected_at",
+    "resource_arn",
+    "severity",
+    "account",
+    "region",
+)
 # What a stack's findings add (not a read-only scan's, which tells nobody): whether their owner was reached.
 DELIVERY_COLUMNS = ("delivery_state",)
 DELIVERY_DETAIL_COLUMNS = ("delivery_state", "reached_at")
 
 
 def print_findings(
-    found: Sequence[Finding], fmt: str, now: datetime, show_exempt: bool, show_delivery: bool = False
+    found: Sequence[Finding],
+    fmt: str,
+    now: datetime,
+    show_exempt: bool,
+    show_delivery: bool = False,
+    show_location: bool = False,
 ) -> None:
     """Findings, costliest first. Exempt ones are waste someone chose to keep: left out unless
     ``show_exempt`` (--include-exempt, or listed with --status exempt), and counted in the summary line.
     ``show_delivery``: a column saying whether the owner was reached (delivered, awaiting-confirmation,
-    unreachable), for a stack's findings."""
+    unreachable), for a stack's findings. ``show_location``: the table's account and region columns, for a
+    scan of several (JSON and CSV always have them)."""
     exempt = [f for f in found if f.status is Status.EXEMPT]
     shown = sorted(
         (f for f in found if show_exempt or f.status is not Status.EXEMPT), key=lambda f: -(f.waste_usd(now) or 0)
     )
     rows = [f.public(now) for f in shown]
     if fmt == "table":
-        print(table([money(r) for r in rows], _with_delivery(FINDING_COLUMNS, DELIVERY_COLUMNS, show_delivery)))
+        columns = _with_delivery(FINDING_COLUMNS, DELIVERY_COLUMNS, show_delivery)
+        print(table([money(r) for r in rows], ("account", "region", *columns) if show_location else columns))
         print(
             waste_summary(shown, now)
             + (f" {len(exempt)} exempt not shown (--include-exempt)." if exempt and not show_exempt else "")

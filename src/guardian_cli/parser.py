@@ -11,6 +11,7 @@ from pathlib import Path
 from guardian import clock
 from guardian.findings import SEVERITIES, Status
 from guardian.rules import RULES_BY_NAME
+from guardian_cli import accounts
 from guardian_cli.account import Endpoint, TableRef
 from guardian_cli.commands import demo, findings, inventory, invoke, redeliver, replay, report, sandbox, scan, simulate
 from guardian_cli.commands import restore as restore_command
@@ -171,16 +172,58 @@ def _scan(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="exit 1 if a finding costs N dollars a month or more (unknown costs never pass)",
     )
-    _runs(
-        parser,
-        lambda args: scan.run(
-            _endpoint(args),
-            args.format,
-            args.overrides,
-            args.tag_prefix,
-            args.include_exempt,
-            scan.Gate(args.fail_on, args.min_monthly_usd),
-        ),
+    _scan_fleet_args(parser)
+    _runs(parser, _run_scan)
+
+
+def _scan_fleet_args(parser: argparse.ArgumentParser) -> None:
+    """Many accounts and regions in one scan (guardian_cli.accounts)."""
+    members = parser.add_mutually_exclusive_group()
+    members.add_argument(
+        "--accounts",
+        type=accounts.parse_accounts,
+        metavar="ID,ID",
+        help="scan these member accounts (comma-separated ids) through --role-name, assumed in each",
+    )
+    members.add_argument(
+        "--org",
+        action="store_true",
+        help="scan every active account of your organization (Organizations ListAccounts) through --role-name",
+    )
+    parser.add_argument(
+        "--role-name",
+        default="GuardianMemberRole",
+        help="the read-only role assumed in each account, as member-template.yaml names it (default %(default)s)",
+    )
+    parser.add_argument(
+        "--external-id", help="the external id the member role's trust requires (member-template.yaml's ExternalId)"
+    )
+    parser.add_argument(
+        "--regions",
+        type=accounts.parse_regions,
+        metavar="REGION,REGION",
+        help="scan each of these regions (comma-separated; default: --region's). An account-region that fails "
+        "(role missing, access denied, throttled) is reported on stderr and the rest are scanned: the gates "
+        "apply to what was scanned, and the exit status is 2 only when every account-region failed",
+    )
+    parser.add_argument(
+        "--max-workers",
+        type=int,
+        default=4,
+        metavar="N",
+        help="how many account-regions are scanned at once (default %(default)s)",
+    )
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    gate = scan.Gate(args.fail_on, args.min_monthly_usd)
+    if args.accounts is None and not args.org and args.regions is None and not args.external_id:
+        return scan.run(_endpoint(args), args.format, args.overrides, args.tag_prefix, args.include_exempt, gate)
+    if args.external_id and args.accounts is None and not args.org:
+        raise InputError("--external-id is for the role assumed in --accounts or --org")
+    fleet = scan.Fleet(args.accounts, args.org, args.role_name, args.external_id, args.regions, args.max_workers)
+    return scan.run_fleet(
+        _endpoint(args), args.format, args.overrides, args.tag_prefix, args.include_exempt, gate, fleet
     )
 
 

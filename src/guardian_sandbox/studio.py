@@ -773,6 +773,9 @@ def install() -> None:
     partner_apps.install()
     inference_components.install()
     billing_calls.install()
+    from guardian_sandbox import sts_roles  # AssumeRole refuses a role the account lacks
+
+    sts_roles.install()
     dynamodb.install()
     sns_email.install()
     botocore_data.install()

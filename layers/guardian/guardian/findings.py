@@ -181,6 +181,8 @@ class Finding(BaseModel):
             "resource_arn": self.resource_arn,
             "resource_kind": self.resource_kind,
             "resource_name": self.resource_name,
+            "account": self.account,
+            "region": self.region,
             "owner": self.owner,
             "space": self.space,
             "domain_id": self.domain_id,
