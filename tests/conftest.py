@@ -4,11 +4,12 @@ table in it, and the sample events in events/ and tests/fixtures/aws-reference (
 import copy
 import gc
 import json
+import logging
 import os
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,10 @@ from guardian.findings_store import DynamoFindings
 from guardian.observability import logger, metrics
 from guardian.resource import Resource
 from guardian.runtime import Guardian, from_env
+from guardian_sandbox import clock as sandbox_clock
 from guardian_sandbox import embedded, studio
-from guardian_sandbox.stack import SandboxStack
+from guardian_sandbox.simulation.bus import CloudTrailBus
+from guardian_sandbox.stack import Delivery, SandboxStack
 
 # Each ordering example replays a day into a fresh sandbox table: 25 per run; HYPOTHESIS_PROFILE=thorough for more.
 settings.register_profile("default", max_examples=25)
@@ -117,9 +120,11 @@ class _CurrentStdout:
 @pytest.fixture
 def captured(capsys: pytest.CaptureFixture) -> Iterator[pytest.CaptureFixture]:
     """stdout as the function's log and metric lines reach CloudWatch."""
-    previous = logger.registered_handler.setStream(_CurrentStdout())
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)  # Powertools logs through a stream handler
+    previous = handler.setStream(_CurrentStdout())
     yield capsys
-    logger.registered_handler.setStream(previous)
+    handler.setStream(previous)
 
 
 @pytest.fixture
@@ -189,3 +194,16 @@ def stored_record(stack: SandboxStack, arn: str) -> Resource:
 def stored_finding(stack: SandboxStack, rule: str, arn: str) -> Finding | None:
     """The stack's finding of ``rule`` on ``arn``, if any."""
     return DynamoFindings(stack.clients("dynamodb"), stack.table_name).get(finding_id(rule, canonical(arn)))
+
+
+def deliver_recorded(stack: SandboxStack, bus: CloudTrailBus, at: datetime) -> list[tuple[dict[str, Any], Delivery]]:
+    """What the sandbox recorded since last asked (CloudTrail's calls and the services' own state changes),
+    delivered at ``at`` to the stack's rules as EventBridge delivers it: each event with each rule's delivery,
+    every one of which must have succeeded."""
+    delivered = []
+    with sandbox_clock.at(stack.clients, at):
+        for event in bus.new_events():
+            for delivery in stack.deliver(event):
+                assert delivery.error is None, delivery.error
+                delivered.append((event, delivery))
+    return delivered

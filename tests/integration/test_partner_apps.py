@@ -22,7 +22,7 @@ from guardian_sandbox import clock, cloudtrail, studio
 from guardian_sandbox.eventfactory import Caller
 from guardian_sandbox.simulation.bus import CloudTrailBus
 from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
-from tests.conftest import sample, stored_finding, stored_record
+from tests.conftest import deliver_recorded, sample, stored_finding, stored_record
 
 ROLE = f"arn:aws:iam::{SANDBOX_ACCOUNT}:role/service-role/AmazonSageMaker-ExecutionRole-Default"
 ALICE = Caller(role="AmazonSageMaker-ExecutionRole-alice", source_identity="alice")
@@ -49,14 +49,8 @@ class Account:
     def deliver_calls(self, at: datetime) -> list[str]:
         """Every call the sandbox recorded since last asked, delivered by EventBridge as a trail delivers it (and the
         services' own state changes); returns the calls a rule routed to the stack."""
-        routed = []
-        with clock.at(self.stack.clients, at):
-            for event in self.bus.new_events():
-                call = event["detail"].get("eventName")  # None: a service's own state change
-                for delivery in self.stack.deliver(event):
-                    assert delivery.error is None, delivery.error
-                    routed += [call] if call else []
-        return routed
+        delivered = deliver_recorded(self.stack, self.bus, at)
+        return [event["detail"]["eventName"] for event, _ in delivered if event["detail"].get("eventName")]
 
     def sweep(self, at: datetime) -> None:
         with clock.at(self.stack.clients, at):

@@ -31,7 +31,7 @@ from guardian_sandbox import calls, clock, cloudtrail
 from guardian_sandbox.eventfactory import Caller
 from guardian_sandbox.simulation.bus import CloudTrailBus
 from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
-from tests.conftest import sample
+from tests.conftest import deliver_recorded, sample
 from tests.integration.response_shapes import recording as responses
 
 REGION = "us-east-1"
@@ -60,13 +60,7 @@ class Account:
 
     def deliver_calls(self, at: datetime) -> list[dict[str, Any]]:
         """What CloudTrail recorded since last asked, delivered to the stack's rules thirty seconds later."""
-        results = []
-        with clock.at(self.stack.clients, at + timedelta(seconds=30)):
-            for event in self.bus.new_events():
-                for delivery in self.stack.deliver(event):
-                    assert delivery.error is None, delivery.error
-                    results.append(delivery.result)
-        return results
+        return [delivery.result for _, delivery in deliver_recorded(self.stack, self.bus, at + timedelta(seconds=30))]
 
     def sweep(self, at: datetime) -> dict[str, Any]:
         with clock.at(self.stack.clients, at):
