@@ -77,6 +77,9 @@ LONGEST_INVOCATION = timedelta(minutes=15)
 # Writing the record of a message sent is the one step whose failure can end in a duplicate: it is tried
 # longest (each attempt with botocore's own retries; about 13 seconds of backoff in all).
 RECORD_ATTEMPTS = 10
+# A sent message's record is retried past RECORD_ATTEMPTS while its claim holds (until this margin before the
+# claim expires): once the claim is gone, another attempt may send the message again.
+RECORD_MARGIN = timedelta(seconds=10)
 RELEASE_ATTEMPTS = 3  # releasing a claim: if it still fails, the claim expires
 BACKOFF_SECONDS, BACKOFF_CAP = 0.05, 2.0  # doubled at each attempt, up to the cap
 KEY_PREFIX = "notify"  # Powertools' function name in the record's key: changing it would resend what was sent
@@ -196,7 +199,7 @@ def send_once(
         for claim, key, item in fresh:
             effect = settle(channel.name, item, reached) if settle else None
             try:
-                outbox.record(claim, token, now, effect, reached)
+                outbox.record(claim, token, now, effect, reached, until=expiry - RECORD_MARGIN)
             except Exception as error:  # sent, not recorded: the claim stays until it expires
                 _failed(outcome, [key], error, "sent but not recorded", audience, channel.name)
                 metrics.add_metric(name="DeliveriesNotRecorded", unit=MetricUnit.Count, value=1)
@@ -397,20 +400,32 @@ class Outbox:
                 pause(attempt)
         logger.warning("claim not released: it expires", extra={"delivery": claim, "error": str(failure)})
 
-    def record(self, claim: str, token: str, now: datetime, effect: Effect | None, reached: bool = True) -> None:
+    def record(
+        self,
+        claim: str,
+        token: str,
+        now: datetime,
+        effect: Effect | None,
+        reached: bool = True,
+        until: datetime | None = None,
+    ) -> None:
         """The message went out (``reached``: to a person): complete the record, with what the delivery changes,
-        in one transaction."""
-        for attempt in range(RECORD_ATTEMPTS):
+        in one transaction. A failed attempt is retried RECORD_ATTEMPTS times, and after that for as long as the
+        claim holds (``until``): a message sent and not recorded would be sent again once its claim expires."""
+        attempt = 0
+        while True:
+            spent = attempt + 1 >= RECORD_ATTEMPTS and not (until and clock.now() < until)
             try:
                 if self._complete(claim, token, now, effect, reached):
                     return
-                continue  # the finding changed meanwhile: its change is made again on what it is now
+                if spent:  # the finding changed meanwhile, each time: its change was made again on what it is now
+                    raise DeliveryFailed(f"{claim}: its finding kept changing while the delivery was recorded")
             except Exception as error:
-                if attempt + 1 == RECORD_ATTEMPTS:
+                if spent:
                     logger.error("message sent but not recorded", extra={"delivery": claim, "error": str(error)})
                     raise
-                pause(attempt)
-        raise DeliveryFailed(f"{claim}: its finding kept changing while the delivery was recorded")
+                pause(min(attempt, RECORD_ATTEMPTS))
+            attempt += 1
 
     def _complete(self, claim: str, token: str, now: datetime, effect: Effect | None, reached: bool) -> bool:
         """True when the record is complete (by this call or by an earlier one whose answer was lost); False
