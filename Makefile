@@ -10,6 +10,10 @@ BIN := $(VENV)/bin
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
 SAM_VERSION := 1.170.0
+# checkov pins boto3 exactly too (an older one than the core's): its own tool environment as well.
+CHECKOV_VENV := .tools/checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CHECKOV_VERSION := 3.3.30
 
 export AWS_DEFAULT_REGION ?= us-east-1
 # The layer's bytecode is compiled by the runtime's Python (layers/guardian/Makefile stops the build without it):
@@ -30,7 +34,7 @@ help:
 	@echo "make integration     the sandbox integration tests"
 	@echo "make e2e             the end-to-end CLI tests"
 	@echo "make template-tests  the template and permission tests"
-	@echo "make lint            ruff, mypy and sam validate --lint"
+	@echo "make lint            ruff, mypy, sam validate --lint, cfn-lint and checkov (both templates)"
 	@echo "make bench           scale benchmark on the sandbox, printing figures"
 	@echo "make cost            the stack's monthly AWS bill for a 100-user domain, from a simulated day (ARGS=--help)"
 	@echo "make build           sam build (no Docker needed) and check the artifact"
@@ -54,6 +58,12 @@ $(SAM_VENV)/.installed:
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==$(SAM_VERSION)
 	touch $@
 
+$(CHECKOV_VENV)/.installed:
+	@echo "Installing checkov $(CHECKOV_VERSION) in its own environment, $(CHECKOV_VENV) ..."
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
+	touch $@
+
 demo: $(BIN)/.installed
 	$(BIN)/guardian demo
 
@@ -74,11 +84,14 @@ e2e: $(BIN)/.installed
 template-tests: $(BIN)/.installed
 	$(PYTEST) tests/template
 
-lint: typecheck $(SAM_VENV)/.installed
+# checkov's suppressions are in the templates, each with its reason (a resource's Metadata: checkov: skip).
+lint: typecheck $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 	$(BIN)/ruff check layers src tools functions tests
 	$(BIN)/ruff format --check layers src tools functions tests
 	$(SAM) validate --lint --template template.yaml
-	$(SAM_VENV)/bin/cfn-lint member-template.yaml
+	$(SAM) validate --lint --template member-template.yaml
+	$(SAM_VENV)/bin/cfn-lint template.yaml member-template.yaml
+	$(CHECKOV) --framework cloudformation --file template.yaml --file member-template.yaml --compact --quiet --skip-download
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m guardian_sandbox.bench

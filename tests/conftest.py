@@ -30,6 +30,7 @@ from guardian_sandbox import clock as sandbox_clock
 from guardian_sandbox import embedded, studio
 from guardian_sandbox.simulation.bus import CloudTrailBus
 from guardian_sandbox.stack import Delivery, SandboxStack
+from guardian_sandbox.sts_roles import ORGANIZATION_ROLE
 
 # Each ordering example replays a day into a fresh sandbox table: 25 per run; HYPOTHESIS_PROFILE=thorough for more.
 settings.register_profile("default", max_examples=25)
@@ -207,3 +208,18 @@ def deliver_recorded(stack: SandboxStack, bus: CloudTrailBus, at: datetime) -> l
                 assert delivery.error is None, delivery.error
                 delivered.append((event, delivery))
     return delivered
+
+
+def account_session(account: str, role: str = ORGANIZATION_ROLE, endpoint_url: str | None = None) -> Any:
+    """A boto3 session in ``account`` through ``role`` (by default the role Organizations makes in each account:
+    how a test seeds a member account, as its admin would)."""
+    import boto3
+
+    credentials = boto3.client("sts", region_name="us-east-1", endpoint_url=endpoint_url).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="seed"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )

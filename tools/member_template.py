@@ -1,7 +1,9 @@
 """Writes member-template.yaml, the plain CloudFormation a service-managed StackSet deploys to every member
 account and region, from the hub's own sources, so nothing in it is copied by hand: the forwarding rules'
-patterns are template.yaml's ingest rules', the member role's actions are the sweep's declared reads and the
-remediation role's are the remediation actions' declared mutations (guardian.permissions).
+patterns are template.yaml's ingest rules', the member role's actions are the declared reads of the hub's
+functions that act in member accounts (those that may assume it), its ownership-tag writes are the hub's (held
+to the guardian's own tag keys), and the remediation role's are the remediation actions' declared reads and
+mutations (guardian.permissions).
 
     python tools/member_template.py            write member-template.yaml (make member-template)
     python tools/member_template.py --check    exit 1 if the committed file is not what this writes
@@ -14,19 +16,27 @@ from typing import Any
 
 import yaml
 
-from guardian.permissions import FUNCTION_PERMISSIONS, MUTATING_ONLY_WHEN_ENFORCED
+from guardian.permissions import FUNCTION_PERMISSIONS, MEMBER_ROLE, MUTATING_ONLY_WHEN_ENFORCED
+from guardian.tagging import ADD_TAGS_PERMISSIONS
 from guardian_sandbox.template import PROJECT_ROOT, Template, template
 
 MEMBER_TEMPLATE_PATH = PROJECT_ROOT / "member-template.yaml"
 INGEST_FUNCTION = "IngestFunction"
 MEMBER_ROLE_NAME = "GuardianMemberRole"
 REMEDIATION_ROLE_NAME = "GuardianMemberRemediationRole"
+OWNERSHIP_TAGS_POLICY = "GuardianMemberOwnershipTags"
 REMEDIATION_POLICY = "RemediationActionsPolicy"  # the hub's, whose resources and tag conditions the member's repeats
 
 READ_VERBS = ("List", "Describe", "Get")
 READ_ACTIONS = frozenset({"cloudtrail:LookupEvents"})  # a read whose name says otherwise
-# The hub's table and the price list: the hub asks them with its own credentials, never a member's.
-HUB_SIDE_SERVICES = frozenset({"dynamodb", "pricing"})
+# The hub's table, the price list and the organization's accounts: the hub asks them with its own credentials,
+# never a member's.
+HUB_SIDE_SERVICES = frozenset({"dynamodb", "pricing", "organizations"})
+# The hub's tag writes whose request names the tag keys (aws:TagKeys), so the role can be held to the guardian's
+# own. S3's PutBucketTagging cannot be: it writes the bucket's whole set back, its owner's tags with ours.
+TAG_KEY_CONDITIONED = frozenset({"sagemaker:AddTags", "elasticmapreduce:AddTags"})
+OWN_TAG_KEYS = {"ForAllValues:StringLike": {"aws:TagKeys": {"Fn::Sub": "${TagPrefix}:*"}}}
+REMEDIATE_FUNCTION = "RemediateFunction"
 
 HUB_BUS_ARN = {"Fn::Sub": "arn:${AWS::Partition}:events:${HubRegion}:${HubAccountId}:event-bus/${HubEventBusName}"}
 HEADER = (
@@ -40,9 +50,54 @@ def is_read(action: str) -> bool:
     return service not in HUB_SIDE_SERVICES and (action in READ_ACTIONS or name.startswith(READ_VERBS))
 
 
-def sweep_read_actions() -> list[str]:
-    """What the sweep reads in the account it sweeps: its declared actions, the writes and the hub's own left out."""
-    return sorted(action for action in FUNCTION_PERMISSIONS["SweepFunction"] if is_read(action))
+def member_functions() -> list[str]:
+    """The hub's functions that act in member accounts: those that may assume the member role."""
+    return sorted(name for name, actions in FUNCTION_PERMISSIONS.items() if set(MEMBER_ROLE) <= actions)
+
+
+def member_read_actions() -> list[str]:
+    """What those functions read in a member account (the sweep, ingest's describes, remediation's reads in
+    dry-run): their declared actions, the writes and the hub's own left out."""
+    return sorted({action for name in member_functions() for action in FUNCTION_PERMISSIONS[name] if is_read(action)})
+
+
+def remediation_read_actions() -> list[str]:
+    """What remediation reads the moment before it acts (guardian.remediation.live), with the role it acts with."""
+    return sorted(action for action in FUNCTION_PERMISSIONS[REMEDIATE_FUNCTION] if is_read(action))
+
+
+def _any_region(value: Any) -> Any:
+    """A hub ARN of its own region, for any region: the member's roles are account-wide (IAM is global) and
+    serve every region the hub sweeps there."""
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        return {"Fn::Sub": value["Fn::Sub"].replace("${AWS::Region}", "*")}
+    return value
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def ownership_tag_statements(hub: Template) -> list[dict[str, Any]]:
+    """The sweep's ownership-tag writes in the hub (the same actions on the same resource types), in any region,
+    held to the guardian's tag keys wherever the API lets a condition see them."""
+    writes = {action for action in ADD_TAGS_PERMISSIONS if not is_read(action)}
+    statements = []
+    for statement, _ in hub.policy_statements("SweepFunction"):
+        actions = sorted(set(_listed(statement["Action"])) & writes)
+        if not actions:
+            continue
+        resources = [_any_region(resource) for resource in _listed(statement["Resource"])]
+        member_statement: dict[str, Any] = {
+            "Sid": statement["Sid"],
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": resources,
+        }
+        if set(actions) <= TAG_KEY_CONDITIONED:
+            member_statement["Condition"] = OWN_TAG_KEYS
+        statements.append(member_statement)
+    return statements
 
 
 def ingest_patterns(hub: Template) -> dict[str, dict[str, Any]]:
@@ -61,7 +116,10 @@ def _hub_trust() -> dict[str, Any]:
                 "Action": "sts:AssumeRole",
                 "Condition": {
                     "StringEquals": {
-                        "aws:PrincipalOrgID": {"Ref": "OrganizationId"},
+                        # Outside an organization (OrganizationId empty): the hub account and the external id.
+                        "aws:PrincipalOrgID": {
+                            "Fn::If": ["InOrganization", {"Ref": "OrganizationId"}, {"Ref": "AWS::NoValue"}]
+                        },
                         "sts:ExternalId": {"Ref": "ExternalId"},
                     }
                 },
@@ -71,11 +129,21 @@ def _hub_trust() -> dict[str, Any]:
 
 
 def _remediation_policy(hub: Template) -> dict[str, Any]:
-    """The hub's remediation statements (resources, owner-tag Allow, exempt-tag Deny), with exactly the declared
-    mutations as their actions. A !Sub JSON string, as the hub's, because the tag keys name parameters."""
+    """The reads remediation makes the moment before it acts, then the hub's remediation statements (resources
+    in any region, owner-tag Allow, exempt-tag Deny) with exactly the declared mutations as their actions.
+    A !Sub JSON string, as the hub's, because the tag keys name parameters."""
     hub_document = Template.policy_document(hub.resources[REMEDIATION_POLICY]["Properties"]["PolicyDocument"])
     mutations = sorted(MUTATING_ONLY_WHEN_ENFORCED)
-    statements = [statement | {"Action": mutations} for statement in hub_document["Statement"]]
+    reads = {
+        "Sid": "ReadTheWorldBeforeActing",
+        "Effect": "Allow",
+        "Action": remediation_read_actions(),
+        "Resource": "*",
+    }
+    statements = [reads] + [
+        statement | {"Action": mutations, "Resource": [r.replace("${AWS::Region}", "*") for r in statement["Resource"]]}
+        for statement in hub_document["Statement"]
+    ]
     return {"Fn::Sub": json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=2) + "\n"}
 
 
@@ -100,8 +168,11 @@ def _parameters(hub: Template) -> dict[str, Any]:
         },
         "OrganizationId": {
             "Type": "String",
-            "AllowedPattern": r"^o-[a-z0-9]{10,32}$",
-            "Description": "The organization (o-...): only its principals in the hub account may assume the roles.",
+            "AllowedPattern": r"^(o-[a-z0-9]{10,32})?$",
+            "Description": (
+                "The organization (o-...): only its principals in the hub account may assume the roles. Empty "
+                "only for an account outside any organization (the hub lists it in its MemberAccounts)."
+            ),
         },
         "ExternalId": {
             "Type": "String",
@@ -117,6 +188,7 @@ def _parameters(hub: Template) -> dict[str, Any]:
             "Default": "false",
             "Description": f"Make {REMEDIATION_ROLE_NAME}, which may act on what the guardian tagged.",
         },
+        "WriteOwnershipTags": hub_parameters["WriteOwnershipTags"],
         "TagPrefix": hub_parameters["TagPrefix"],
         "ExemptionTagKey": hub_parameters["ExemptionTagKey"],
     }
@@ -170,17 +242,26 @@ def member_template(hub: Template) -> dict[str, Any]:
         "Condition": "HoldsAccountRoles",
         "Properties": {
             "RoleName": MEMBER_ROLE_NAME,
-            "Description": "Read-only: what the hub's sweep reads in this account.",
+            "Description": "Read-only: what the hub's functions read in this account (its tag writes aside).",
             "AssumeRolePolicyDocument": _hub_trust(),
             "Policies": [
                 {
-                    "PolicyName": "guardian-sweep-reads",
+                    "PolicyName": "guardian-reads",
                     "PolicyDocument": {
                         "Version": "2012-10-17",
-                        "Statement": [{"Effect": "Allow", "Action": sweep_read_actions(), "Resource": "*"}],
+                        "Statement": [{"Effect": "Allow", "Action": member_read_actions(), "Resource": "*"}],
                     },
                 }
             ],
+        },
+    }
+    resources[OWNERSHIP_TAGS_POLICY] = {
+        "Type": "AWS::IAM::Policy",  # a policy of its own: made only with WriteOwnershipTags=true
+        "Condition": "WritesOwnershipTags",
+        "Properties": {
+            "Roles": [{"Ref": MEMBER_ROLE_NAME}],
+            "PolicyName": "guardian-ownership-tags",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": ownership_tag_statements(hub)},
         },
     }
     resources[REMEDIATION_ROLE_NAME] = {
@@ -213,6 +294,10 @@ def member_template(hub: Template) -> dict[str, Any]:
             "RemediationEnabled": {
                 "Fn::And": [{"Fn::Equals": [{"Ref": "EnableRemediation"}, "true"]}, {"Condition": "HoldsAccountRoles"}]
             },
+            "WritesOwnershipTags": {
+                "Fn::And": [{"Fn::Equals": [{"Ref": "WriteOwnershipTags"}, "true"]}, {"Condition": "HoldsAccountRoles"}]
+            },
+            "InOrganization": {"Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]},
         },
         "Resources": resources,
     }

@@ -16,4 +16,4 @@ from guardian.weekly import ReportRequest, weekly
 @metrics.log_metrics
 @event_parser(model=ReportRequest)
 def handler(event: ReportRequest, context: LambdaContext) -> dict[str, Any]:
-    return weekly(from_env(os.environ), clock.now(), week=event.week).as_dict()
+    return weekly(from_env(os.environ), clock.now(), week=event.week, accounts=event.accounts).as_dict()

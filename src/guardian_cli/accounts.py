@@ -13,6 +13,7 @@ from guardian.aws import AwsClients
 
 SESSION_NAME = "studio-cost-guardian-scan"
 _ACCOUNT_ID = re.compile(r"\d{12}")
+_OU_ID = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}")
 
 
 @dataclass(frozen=True)
@@ -48,18 +49,21 @@ def parse_accounts(text: str) -> list[str]:
     return list(dict.fromkeys(accounts))
 
 
+def parse_ous(text: str) -> list[str]:
+    """--ou: comma-separated organizational unit ids (ou-xxxx-xxxxxxxx)."""
+    units = [u.strip() for u in text.split(",") if u.strip()]
+    wrong = [u for u in units if not _OU_ID.fullmatch(u)]
+    if wrong or not units:
+        raise argparse.ArgumentTypeError(f"not an organizational unit id (ou-...): {', '.join(wrong) or repr(text)}")
+    return list(dict.fromkeys(units))
+
+
 def parse_regions(text: str) -> list[str]:
     """--regions: comma-separated region names."""
     regions = [r.strip() for r in text.split(",") if r.strip()]
     if not regions:
         raise argparse.ArgumentTypeError(f"no region in {text!r}")
     return list(dict.fromkeys(regions))
-
-
-def organization_accounts(clients: AwsClients) -> list[str]:
-    """The organization's active accounts (the caller must be its management or a delegated admin account)."""
-    pages = clients("organizations").get_paginator("list_accounts").paginate()
-    return [a["Id"] for page in pages for a in page["Accounts"] if a.get("Status", "ACTIVE") == "ACTIVE"]
 
 
 def failure(target: Target, error: Exception) -> TargetFailure:

@@ -101,7 +101,36 @@ def _demo(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="also post every Slack message (team and owner channels) to this incoming-webhook URL",
     )
-    _runs(parser, lambda args: demo.run(_endpoint(args), args.slack_webhook))
+    parser.add_argument(
+        "--accounts",
+        type=_count(20),
+        default=1,
+        metavar="N",
+        help="tell the day across an organization of N accounts: the hub and N-1 members (default %(default)s)",
+    )
+    parser.add_argument(
+        "--regions",
+        type=_count(6),
+        default=1,
+        metavar="M",
+        help="... in M regions of each account, the hub's first (default %(default)s)",
+    )
+    _runs(parser, lambda args: demo.run(_endpoint(args), args.slack_webhook, args.accounts, args.regions))
+
+
+def _count(most: int) -> Callable[[str], int]:
+    """A whole number from 1 to ``most`` (the demo's accounts, or the regions it has names for)."""
+
+    def count(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"a whole number, not {value!r}") from None
+        if not 1 <= number <= most:
+            raise argparse.ArgumentTypeError(f"from 1 to {most}, not {number}")
+        return number
+
+    return count
 
 
 def _replay(parser: argparse.ArgumentParser) -> None:
@@ -191,6 +220,14 @@ def _scan_fleet_args(parser: argparse.ArgumentParser) -> None:
         help="scan every active account of your organization (Organizations ListAccounts) through --role-name",
     )
     parser.add_argument(
+        "--ou",
+        type=accounts.parse_ous,
+        default=[],
+        metavar="OU,OU",
+        help="with --org: only the accounts under these organizational units (comma-separated ou-... ids; "
+        "nested OUs included)",
+    )
+    parser.add_argument(
         "--role-name",
         default="GuardianMemberRole",
         help="the read-only role assumed in each account, as member-template.yaml names it (default %(default)s)",
@@ -217,11 +254,15 @@ def _scan_fleet_args(parser: argparse.ArgumentParser) -> None:
 
 def _run_scan(args: argparse.Namespace) -> int:
     gate = scan.Gate(args.fail_on, args.min_monthly_usd)
-    if args.accounts is None and not args.org and args.regions is None and not args.external_id:
+    if args.accounts is None and not args.org and args.regions is None and not args.external_id and not args.ou:
         return scan.run(_endpoint(args), args.format, args.overrides, args.tag_prefix, args.include_exempt, gate)
     if args.external_id and args.accounts is None and not args.org:
         raise InputError("--external-id is for the role assumed in --accounts or --org")
-    fleet = scan.Fleet(args.accounts, args.org, args.role_name, args.external_id, args.regions, args.max_workers)
+    if args.ou and not args.org:
+        raise InputError("--ou narrows --org: give both")
+    fleet = scan.Fleet(
+        args.accounts, args.org, args.ou, args.role_name, args.external_id, args.regions, args.max_workers
+    )
     return scan.run_fleet(
         _endpoint(args), args.format, args.overrides, args.tag_prefix, args.include_exempt, gate, fleet
     )
@@ -346,6 +387,14 @@ def _report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cost-explorer", action="store_true", help="add Cost Explorer's actual cost per owner tag (one $0.01 call)"
     )
+    parser.add_argument(
+        "--account",
+        dest="accounts",
+        action="append",
+        type=accounts.parse_accounts,
+        metavar="ID[,ID]",
+        help="only these accounts' findings (repeat it, or comma-separated 12-digit ids; default: every account)",
+    )
     _tag_prefix_arg(parser)
     _runs(
         parser,
@@ -358,6 +407,7 @@ def _report(parser: argparse.ArgumentParser) -> None:
             hide_private=args.hide_private,
             cost_explorer=args.cost_explorer,
             tag_prefix=args.tag_prefix,
+            accounts=[a for given in args.accounts for a in given] if args.accounts else None,
         ),
     )
 

@@ -279,6 +279,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--spaces", type=int)
     parser.add_argument("--profiles", type=int)
     parser.add_argument("--emr-clusters", type=int)
+    # The organization figure (bench_org); given, it runs alone.
+    parser.add_argument("--org-accounts", type=int, help="run only the organization figure, with this many accounts")
+    parser.add_argument("--org-regions", type=int, help="... and this many regions each (default 2)")
     return parser.parse_args(argv)
 
 
@@ -286,6 +289,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse(argv)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     logger.setLevel(os.environ.get("GUARDIAN_LOG_LEVEL", "ERROR"))  # figures, not a log line per resource
+    from guardian_sandbox import bench_org  # a hub sweeping N accounts x M regions hourly: calls, time, cost
+
+    if args.org_accounts is not None or args.org_regions is not None:
+        bench_org.print_section(args.org_accounts or bench_org.DEFAULT_ACCOUNTS, args.org_regions or 2)
+        return
     rows: list[Row] = []
     from guardian_sandbox.bench_table import section as bench_table_section
 
@@ -303,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     bench_cold.print_cold_starts()
     cost_model.print_cost_section()
+    bench_org.print_section()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,11 @@ CloudWatch, custom metrics published (Powertools' EMF lines), log bytes, SNS, SQ
 sample's counts are scaled to the day's events; a day is scaled to a month (730 hours). :func:`bill`
 prices the month at the list prices in cost_prices.json (source and date there), one line per item.
 
+What the stack holds (functions' memory, alarm metrics, customer-managed keys) is read from template.yaml as
+deployed with given parameters (its Conditions decide what exists), so a parameter that adds a key or an
+alarm moves the bill (:func:`deployed_with`): `make cost` prints the default stack and, beside it, the one
+with UseCustomerManagedKey=true.
+
 Durations are the handlers' in-process wall time with the emulator answering every call, so they bound,
 not measure, what Lambda would bill; call and unit counts are exact for the sandbox's world.
 """
@@ -45,6 +50,8 @@ PLATFORM_LOG_BYTES = 320
 # DynamoDB refreshes a table's data key from KMS at most this often while the table is used.
 DYNAMODB_KEY_CACHE = timedelta(minutes=5)
 DAY_START = datetime(2026, 11, 3, tzinfo=UTC)  # a Tuesday: no weekly report inside the day by chance
+# The parameters of the stack's other configuration `make cost` prices: everything under the stack's own key.
+WITH_CUSTOMER_MANAGED_KEY = {"UseCustomerManagedKey": "true"}
 
 
 class Price(BaseModel):
@@ -94,7 +101,7 @@ class Usage:
     read_units: float = 0.0
     write_units: float = 0.0
     metrics_requested: int = 0  # GetMetricData queries of a metric
-    custom_metric_hours: int = 0  # (metric, dimensions) published in an hour
+    custom_metric_hours: float = 0.0  # (metric, dimensions) published in an hour, weighted by its run's share
     log_bytes: int = 0
     kms_requests: int = 0
     scheduler_invocations: int = 0
@@ -221,11 +228,14 @@ def total(lines: list[Line]) -> float:
 # --- measuring a day --------------------------------------------------------------------------------
 
 
-def held_by_template(stack_template: Template) -> tuple[dict[str, int], int, int]:
-    """Memory per function, alarm metrics and customer managed keys the deployed template creates."""
+def held_by_template(
+    stack_template: Template, parameters: dict[str, str] | None = None
+) -> tuple[dict[str, int], int, int]:
+    """Memory per function, alarm metrics and customer managed keys the template creates when deployed with
+    ``parameters`` (the others at their defaults)."""
     from guardian_sandbox.simulation.deployment import Deployment
 
-    deployment = Deployment(stack_template.document, {})
+    deployment = Deployment(stack_template.document, parameters or {})
     default = int(stack_template.document.get("Globals", {}).get("Function", {}).get("MemorySize", 128))
     memory = {
         name: int(resource["Properties"].get("MemorySize", default))
@@ -249,8 +259,10 @@ class _Counter:
         self.usage = Usage()
         self.meter = meter  # bench_table's: the table's units
         self.units_before = (0.0, 0.0)
-        # Over the whole day, whatever published them: a metric-hour or a key refresh counts once.
-        self.metric_hours: set[tuple[str, str]] = set()
+        # Over the whole day, whatever published them: a metric-hour or a key refresh counts once. A metric-hour
+        # weighs what the run that published it does (a weekly run's, a seventh: it is one day in seven).
+        self.metric_hours: dict[tuple[str, str], float] = {}
+        self.weight = 1.0
         self.table_windows: set[int] = set()
         self.now = DAY_START
         self.inside: str | None = None  # the function running: only its calls are the stack's
@@ -280,7 +292,8 @@ class _Counter:
                     for dimensions in directive.get("Dimensions", [[]]):
                         where = ",".join(f"{d}={document.get(d)}" for d in dimensions)
                         for metric in directive["Metrics"]:
-                            self.metric_hours.add((f"{directive['Namespace']}/{metric['Name']}/{where}", hour))
+                            key = (f"{directive['Namespace']}/{metric['Name']}/{where}", hour)
+                            self.metric_hours[key] = max(self.metric_hours.get(key, 0.0), self.weight)
 
 
 @contextlib.contextmanager
@@ -344,7 +357,7 @@ def _collect(counter: _Counter) -> Usage:
 def _per_day(counter: _Counter, day: Usage) -> Usage:
     """What counts once an hour or once a window, whatever ran in it: custom metric-hours; KMS requests
     (DynamoDB's key refreshes, and SNS's data key per publish and per delivery to the topic's subscribers)."""
-    day.custom_metric_hours = len(counter.metric_hours)
+    day.custom_metric_hours = sum(counter.metric_hours.values())
     day.kms_requests = len(counter.table_windows) + round(2 * day.count("sns:Publish"))
     return day
 
@@ -419,10 +432,16 @@ def measure_month(account: Account, sample_events: int = 200) -> Day:
             else:
                 os.environ[key] = value
     month = day.scaled(DAYS_PER_MONTH)
-    memory, alarms, keys = held_by_template(stack_template)
-    month.memory_mb, month.alarms, month.kms_keys = memory, alarms, keys
     month.stored_bytes = round(sum(s.count * s.average for s in sizes.values()))
-    return Day(month, events.delivered, time.perf_counter() - started)
+    return deployed_with(Day(month, events.delivered, time.perf_counter() - started), {}, stack_template)
+
+
+def deployed_with(day: Day, parameters: dict[str, str], stack_template: Template | None = None) -> Day:
+    """The measured day's month for the stack deployed with ``parameters``: what it holds (memory, alarm
+    metrics, customer managed keys) read from the template so deployed; what it did stays as measured (a
+    customer managed key changes which key the table's and topic's KMS requests go to, not how many)."""
+    memory, alarms, keys = held_by_template(stack_template or template(), parameters)
+    return replace(day, month=replace(day.month, memory_mb=memory, alarms=alarms, kms_keys=keys))
 
 
 def _run_schedules(stack: Any, deployment: Any, counter: _Counter) -> Usage:
@@ -444,6 +463,7 @@ def _run_schedules(stack: Any, deployment: Any, counter: _Counter) -> Usage:
             while at is not None and at < DAY_START + timedelta(days=28):
                 fired, at = fired + 1, schedule.schedule.next_after(at, deployed)
             moments, weight = [DAY_START + timedelta(hours=12)], fired / 28
+        counter.weight = weight
         for at in moments:
             payload = schedule.payload
             if payload is None:
@@ -455,6 +475,7 @@ def _run_schedules(stack: Any, deployment: Any, counter: _Counter) -> Usage:
                 stack.invoke(schedule.function, payload)
                 stack.pump_streams()
                 checks += len(stack.fire_due_schedules(at))
+        counter.weight = 1.0
         counted = _collect(counter)
         counted.scheduler_invocations = len(moments) + checks
         _progress(f"{schedule.function} {schedule.name}: {len(moments)} run(s), weight {weight:.3f}")
@@ -527,21 +548,32 @@ def print_bill(title: str, day: Day, prices: PriceList) -> list[Line]:
     return lines
 
 
+def print_configuration(day: Day, prices: PriceList, parameters: dict[str, str]) -> list[Line]:
+    """The same measured month with the stack deployed with ``parameters``: its total and the lines it moves."""
+    default, configured = bill(day.month, prices), bill(deployed_with(day, parameters).month, prices)
+    given = " ".join(f"{name}={value}" for name, value in parameters.items())
+    print(f"  with {given}: ${total(configured):.2f}/month ({total(configured) - total(default):+.2f})")
+    for before, after in zip(default, configured, strict=True):
+        if after != before:
+            print(f"    {after.service} {after.item:<34} {after.quantity:>9,.0f} {after.unit:<12} ${after.usd:>8.4f}")
+    return configured
+
+
 def print_cost_section(account: Account | None = None, sample_events: int = 200) -> None:
     """`make bench`'s section: the monthly bill of the 100-user domain, and of an idle one."""
     prices = price_list()
     account = account or Account()
+    day = measure_month(account, sample_events)
     print_bill(
         f"Monthly bill, {account.profiles}-user domain ({account.spaces} spaces, {account.endpoints} endpoints, "
         f"{account.emr_clusters} EMR clusters, {account.events_per_day:,} events/day)",
-        measure_month(account, sample_events),
+        day,
         prices,
     )
-    print_bill(
-        "Monthly bill, idle domain (same profiles and spaces, nothing running, no events)",
-        measure_month(Account.idle()),
-        prices,
-    )
+    print_configuration(day, prices, WITH_CUSTOMER_MANAGED_KEY)
+    idle = measure_month(Account.idle())
+    print_bill("Monthly bill, idle domain (same profiles and spaces, nothing running, no events)", idle, prices)
+    print_configuration(idle, prices, WITH_CUSTOMER_MANAGED_KEY)
 
 
 def main() -> None:
@@ -565,10 +597,13 @@ def main() -> None:
         day,
         prices,
     )
+    print_configuration(day, prices, WITH_CUSTOMER_MANAGED_KEY)
     if args.calls:
         print_calls(day.month)
     if args.idle:
-        print_bill("Monthly bill, idle domain", measure_month(Account.idle()), prices)
+        idle = measure_month(Account.idle())
+        print_bill("Monthly bill, idle domain", idle, prices)
+        print_configuration(idle, prices, WITH_CUSTOMER_MANAGED_KEY)
 
 
 if __name__ == "__main__":

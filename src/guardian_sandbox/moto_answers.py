@@ -8,7 +8,8 @@ tests/integration/test_sandbox_responses.py, which holds every response the guar
   is one: a group that runs has none, a group whose cluster ended says CLUSTER_TERMINATED (moto says
   USER_REQUEST, a cluster's code, for every group);
 - EventBridge Scheduler's GetSchedule and ListSchedules carry only the members their shapes name, and none
-  that has no value (moto sends a schedule's every attribute in a summary, and nulls).
+  that has no value (moto sends a schedule's every attribute in a summary, and nulls);
+- Organizations' account and OU lists leave out ``NextToken`` on their last page (moto sends a null).
 """
 
 import json
@@ -20,6 +21,7 @@ from botocore.model import Shape
 from moto.core.responses import ActionResult
 from moto.emr.models import Cluster as EmrCluster
 from moto.emr.models import InstanceGroup
+from moto.organizations.responses import OrganizationsResponse
 from moto.sagemaker.responses import SageMakerResponse
 from moto.scheduler.responses import EventBridgeSchedulerResponse
 
@@ -96,4 +98,12 @@ def install() -> None:
         name = "get_schedule" if operation == "GetSchedule" else "list_schedules"
         shape = scheduler.operation_model(operation).output_shape
         setattr(EventBridgeSchedulerResponse, name, _shaped_json(getattr(EventBridgeSchedulerResponse, name), shape))
+    organizations = botocore.session.get_session().get_service_model("organizations")
+    for operation, method in (
+        ("ListAccounts", "list_accounts"),
+        ("ListAccountsForParent", "list_accounts_for_parent"),
+        ("ListOrganizationalUnitsForParent", "list_organizational_units_for_parent"),
+    ):
+        shape = organizations.operation_model(operation).output_shape
+        setattr(OrganizationsResponse, method, _shaped_json(getattr(OrganizationsResponse, method), shape))
     _installed = True

@@ -18,7 +18,9 @@ from moto.events.utils import EventMessageType
 
 from guardian.aws import AwsClients
 from guardian.runtime import forget_cached
+from guardian.settings import Settings
 from guardian_sandbox import cloudtrail, sns_email
+from guardian_sandbox.state_machine import Execution, Invoker, StateMachine
 from guardian_sandbox.template import Rule, Template, template
 
 SANDBOX_ACCOUNT = "123456789012"
@@ -263,6 +265,7 @@ class SandboxStack:
         its input, then delete the schedule (ActionAfterCompletion=DELETE). Returns (input, result) pairs."""
         scheduler = self.clients("scheduler")
         targets = {self.environment("SweepFunction")["EVALUATE_TARGET_ARN"]: "SweepFunction"}
+        fan_out = self.state_machine_arn() if "SweepFanOut" in self.template.resources else None
         fired = []
         for page in scheduler.get_paginator("list_schedules").paginate(GroupName=SCHEDULE_GROUP):
             for summary in page["Schedules"]:
@@ -271,11 +274,56 @@ class SandboxStack:
                 if at > now:
                     continue
                 target = schedule["Target"]
-                payload = json.loads(target["Input"])
-                result = self.invoke(targets[target["Arn"]], payload)
+                payload = json.loads(target.get("Input") or "{}")
+                if target["Arn"] == fan_out:  # a schedule that starts the fan-out runs template.yaml's state machine
+                    result: Any = self.run_sweep_fanout(payload)
+                else:
+                    result = self.invoke(targets[target["Arn"]], payload)
                 scheduler.delete_schedule(Name=summary["Name"], GroupName=SCHEDULE_GROUP)
                 fired.append((payload, result))
         return fired
+
+    def function_arn(self, function: str) -> str:
+        """A function's ARN as the stack would make it (its FunctionName where the template names it)."""
+        name = self.template.functions()[function]["Properties"].get("FunctionName")
+        resolved = self.template.resolve(name, self._refs()) if name else function
+        return f"arn:aws:lambda:{self.clients.region}:{SANDBOX_ACCOUNT}:function:{resolved}"
+
+    def invoke_by_arn(self, function_arn: str, payload: Any) -> Any:
+        """What Lambda does with an invocation of one of the stack's functions by ARN (a state machine's task)."""
+        by_arn = {self.function_arn(function): function for function in self.template.functions()}
+        if function_arn not in by_arn:
+            raise KeyError(f"no function {function_arn} in the stack")
+        return self.invoke(by_arn[function_arn], payload)
+
+    def state_machine(self, name: str = "SweepFanOut", invoke: Invoker | None = None) -> StateMachine:
+        """template.yaml's state machine, its Lambda tasks invoking the stack's functions in-process (``invoke``:
+        another way to, around them: a fault injected, say)."""
+        refs = self._refs() | {f"{function}.Arn": self.function_arn(function) for function in self.template.functions()}
+        return StateMachine(self.template.state_machine_definition(name, refs), invoke or self.invoke_by_arn)
+
+    def run_sweep_fanout(self, execution_input: Any = None, invoke: Invoker | None = None) -> Execution:
+        """One execution of the hub's sweep fan-out (SweepFanOut), as its hourly schedule starts it."""
+        return self.state_machine("SweepFanOut", invoke).run(execution_input)
+
+    def sweep_hourly(self) -> Any:
+        """What the hourly schedule starts: in a hub (WatchesMembers), an execution of the fan-out
+        (SweepFanOutSchedule); otherwise the sweep function (its own Hourly schedule, off in a hub)."""
+        if Settings.from_env(self.environment("SweepFunction")).watches_members:
+            return self.run_sweep_fanout()
+        return self.invoke("SweepFunction", {})
+
+    def state_machine_arn(self, name: str = "SweepFanOut") -> str:
+        machine = self.template.resolve(self.template.resources[name]["Properties"]["StateMachineName"], self._refs())
+        return f"arn:aws:states:{self.clients.region}:{SANDBOX_ACCOUNT}:stateMachine:{machine}"
+
+    def _refs(self) -> dict[str, str]:
+        return {
+            "AWS::AccountId": SANDBOX_ACCOUNT,
+            "AWS::Region": self.clients.region,
+            "AWS::Partition": "aws",
+            "AWS::StackName": STACK_NAME,
+        }
 
     def environment(self, function: str) -> dict[str, str]:
         refs = {

@@ -2,13 +2,15 @@
 infrastructure, the table schema, the functions' environment and the rule patterns all come from here."""
 
 import json
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from guardian_sandbox.intrinsics import Intrinsics
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
@@ -49,6 +51,7 @@ class Rule:
 class Template:
     def __init__(self, document: dict[str, Any]) -> None:
         self.document = document
+        self.values: dict[str, str] = {}  # parameter values given (a Deployment's): the rest are their Defaults
 
     @classmethod
     def load(cls, path: Path = TEMPLATE_PATH) -> "Template":
@@ -59,7 +62,13 @@ class Template:
         return self.document["Resources"]
 
     def parameter_default(self, name: str) -> str:
-        return str(self.document["Parameters"][name]["Default"])
+        """The parameter's value: the one given (a Deployment's), else its Default."""
+        return self.intrinsics().parameter(name)
+
+    def intrinsics(self, refs: Mapping[str, Any] | None = None) -> Intrinsics:
+        """The template's intrinsics and conditions, for its parameter values and ``refs`` (resources' physical
+        ids, GetAtts as "Logical.Attribute", pseudo parameters)."""
+        return Intrinsics(self.document, self.values, refs or {})
 
     def functions(self) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] == "AWS::Serverless::Function"}
@@ -101,24 +110,20 @@ class Template:
         variables = dict(self.document["Globals"]["Function"]["Environment"]["Variables"])
         own = self.functions()[function]["Properties"].get("Environment", {}).get("Variables", {})
         variables.update(own)
-        return {key: self._resolve(value, refs) for key, value in variables.items()}
+        return {key: self.resolve(value, refs) for key, value in variables.items()}
 
-    def _resolve(self, value: Any, refs: dict[str, str]) -> str:
-        """!Ref, !GetAtt and !Sub, from ``refs`` (resources, pseudo parameters) or parameter defaults."""
-        if isinstance(value, dict) and "Ref" in value:
-            return self._ref(value["Ref"], refs)
-        if isinstance(value, dict) and "Fn::GetAtt" in value:
-            return self._ref(".".join(value["Fn::GetAtt"]), refs)
-        if isinstance(value, dict) and "Fn::Sub" in value:
-            return re.sub(r"\$\{([^}]+)\}", lambda m: self._ref(m.group(1), refs), value["Fn::Sub"])
-        return str(value)
+    def resolve(self, value: Any, refs: dict[str, str]) -> str:
+        """A property's value as a string: its intrinsics resolved from ``refs``, else the parameter values."""
+        return str(self.intrinsics(refs).resolve(value))
 
-    def _ref(self, name: str, refs: dict[str, str]) -> str:
-        if name in refs:
-            return refs[name]
-        if name in self.document.get("Parameters", {}):
-            return self.parameter_default(name)
-        raise KeyError(f"no local value for {name}")
+    def state_machine_definition(self, name: str, refs: dict[str, str]) -> dict[str, Any]:
+        """A state machine's Amazon States Language definition (its DefinitionString's !Sub resolved from
+        ``refs``, then parameter defaults), as Step Functions would be given it."""
+        properties = self.resources[name]["Properties"]
+        if "DefinitionString" not in properties:
+            raise KeyError(f"{name} has no inline DefinitionString")
+        definition: dict[str, Any] = json.loads(self.resolve(properties["DefinitionString"], refs))
+        return definition
 
     def policy_statements(self, function: str) -> list[tuple[dict[str, Any], str | None]]:
         """A function's policy statements, each with the condition it depends on (or None): its inline

@@ -47,10 +47,11 @@ class Scale:
         return ", ".join(f"{n:,} {k} ({100 * n / self.resources:.1f}%)" for k, n in share.items()) + ", 1 domain"
 
 
-def seed(clients: AwsClients, scale: Scale) -> None:
+def seed(clients: AwsClients, scale: Scale, role: str = ROLE) -> None:
+    """``role``: the domain's execution role (the sandbox account's by default; another account's world, its own)."""
     sm, emr = clients("sagemaker"), clients("emr")
     domain = sm.create_domain(
-        DomainName="bench", AuthMode="IAM", SubnetIds=["s"], VpcId="v", DefaultUserSettings={"ExecutionRole": ROLE}
+        DomainName="bench", AuthMode="IAM", SubnetIds=["s"], VpcId="v", DefaultUserSettings={"ExecutionRole": role}
     )["DomainArn"].rsplit("/", 1)[-1]
     profiles = [
         sm.create_user_profile(DomainId=domain, UserProfileName=f"user-{i:05d}")["UserProfileArn"]
@@ -73,7 +74,7 @@ def seed(clients: AwsClients, scale: Scale) -> None:
         )
         if i < scale.apps:
             sm.create_app(DomainId=domain, SpaceName=f"space-{i:05d}", AppType="JupyterLab", AppName="default")
-    sm.create_model(ModelName="bench", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "bench"})
+    sm.create_model(ModelName="bench", ExecutionRoleArn=role, PrimaryContainer={"Image": "bench"})
     for instance_type in CONFIG_TYPES:
         sm.create_endpoint_config(
             EndpointConfigName=f"cfg-{instance_type}",

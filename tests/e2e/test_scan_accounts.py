@@ -19,12 +19,12 @@ from guardian.aws import AwsClients
 from guardian_cli.accounts import parse_accounts
 from guardian_cli.output import ProgressLine
 from guardian_sandbox import clock
+from tests.conftest import account_session
 from tests.e2e.test_cli import run
 
 TEAM_A, TEAM_B, NO_ROLE = "111111111111", "222222222222", "333333333333"
 REGIONS = ("us-east-1", "eu-west-1")
 MEMBER_ROLE = "GuardianMemberRole"
-ADMIN_ROLE = "OrganizationAccountAccessRole"  # what Organizations creates in a new account: seeds the world
 TRUST = json.dumps({"Version": "2012-10-17", "Statement": []})
 
 
@@ -37,15 +37,9 @@ def member_role_in(url: str, account: str) -> boto3.Session:
     return admin
 
 
-def as_account(url: str, account: str, role: str = ADMIN_ROLE) -> boto3.Session:
-    credentials = boto3.client("sts", region_name="us-east-1", endpoint_url=url).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="seed"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-    )
+def as_account(url: str, account: str) -> boto3.Session:
+    session: boto3.Session = account_session(account, endpoint_url=url)
+    return session
 
 
 def seed_orphan(url: str, session: boto3.Session, region: str, endpoint_name: str) -> None:
@@ -166,6 +160,27 @@ def test_the_organizations_active_accounts_are_listed_and_scanned(sandbox_url, c
     orphans = [(f["account"], f["resource_name"]) for f in json.loads(out) if f["rule"] == "orphaned-resource"]
     assert orphans == [(member, "orphan")]
     assert "failed" not in err  # the management account, listed too, is scanned (and holds nothing)
+
+
+def test_ou_narrows_the_organization_to_the_accounts_under_it(sandbox_url, capsys):
+    org = boto3.client("organizations", region_name="us-east-1", endpoint_url=sandbox_url)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ml = org.create_organizational_unit(ParentId=root, Name="ml")["OrganizationalUnit"]["Id"]
+    inside, outside = (
+        org.create_account(AccountName=n, Email=f"{n}@example.com")["CreateAccountStatus"]["AccountId"]
+        for n in ("vision", "finance")
+    )
+    org.move_account(AccountId=inside, SourceParentId=root, DestinationParentId=ml)
+    for account in (inside, outside):
+        seed_orphan(sandbox_url, member_role_in(sandbox_url, account), "us-east-1", f"orphan-{account}")
+    status, out, err = run(
+        capsys, "scan", "--endpoint-url", sandbox_url, "--org", "--ou", ml, "--regions", "us-east-1", "--format", "json"
+    )
+    assert status == 0, err
+    assert {f["account"] for f in json.loads(out)} == {inside}
+    status, _, err = run(capsys, "scan", "--endpoint-url", sandbox_url, "--ou", ml)
+    assert status == 2 and "--ou narrows --org" in err
 
 
 def test_bad_account_ids_are_refused_before_anything_is_called(sandbox_url, capsys):

@@ -9,6 +9,7 @@ parsed response under botocore's own ParamValidator (required members, types, le
 responses are not checked: their shape is the error's, and the tests of each error code hold them."""
 
 import contextlib
+import copy
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,8 @@ class ResponseLog:
         self.responses: list[Response] = []
 
     def record(self, http_response: Any, parsed: dict[str, Any], model: OperationModel, **_: Any) -> None:
+        if model.service_model.service_name == "iam":
+            return  # the sandbox's own setup (the guardian calls no IAM); botocore decodes its policies to dicts
         self.responses.append(
             Response(
                 service=model.service_model.service_name,
@@ -52,7 +55,8 @@ class ResponseLog:
                 status=int(http_response.status_code),
                 content_type=str(http_response.headers.get("Content-Type", "")),
                 body=bytes(http_response.content or b""),
-                parsed=parsed,
+                # As it came: a caller may add to it after (botocore's assume-role fetcher adds an AccountId).
+                parsed=copy.deepcopy(parsed),
                 model=model,
             )
         )

@@ -278,7 +278,7 @@ def replayed(guardian: Guardian, records: dict[str, Resource], event: dict[str, 
     inventory = MemoryInventory()
     for record in records.values():
         inventory.put(record, 0, None)
-    copy = dataclasses.replace(guardian, inventory=inventory, findings=MemoryFindings(), _directory=None)
+    copy = dataclasses.replace(guardian, inventory=inventory, findings=MemoryFindings(), _directories={})
     with contextlib.suppress(InvalidEvent):  # rejected: nothing written
         ingest_event(event, copy, now)
     return {r.arn: r for r in inventory.all()}

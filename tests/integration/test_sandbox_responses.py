@@ -16,7 +16,7 @@ from guardian.arns import Location
 from guardian.aws import AwsClients
 from guardian.events import from_cloudtrail_record
 from guardian.permissions import FUNCTION_PERMISSIONS
-from guardian_sandbox import clock, cloudtrail, demo, embedded, studio
+from guardian_sandbox import clock, cloudtrail, demo, embedded, organization, studio
 from guardian_sandbox.calls import IAM_PREFIX
 from guardian_sandbox.eventfactory import Caller
 from guardian_sandbox.scenario import DEFAULT_ROLE, role_arn
@@ -54,6 +54,8 @@ def log() -> Iterator[ResponseLog]:
             stack.invoke("ReportFunction", load(EVENTS / "report" / "weekly.json"))
             sweep_in_transit(stack, result.now)
             remediations_reads_and_acts(clients, result.now)
+            routings_reads(clients)
+            fan_out_over_an_organization(clients)
         finally:
             slack.close()
             studio.settings.transition_seconds = 0
@@ -175,6 +177,33 @@ def remediations_reads_and_acts(clients: AwsClients, now: datetime) -> None:
         clients("dynamodb").delete_item(
             TableName="studio-cost-guardian", Key={"PK": {"S": "nothing"}, "SK": {"S": "nothing"}}
         )
+
+
+def routings_reads(clients: AwsClients) -> None:
+    """What a hub asks of Organizations when an AccountRoutes route names an OU (guardian.routing): an account's
+    parent, then that OU's, as the router walks up."""
+    organizations = clients("organizations")
+    try:
+        organizations.describe_organization()
+    except organizations.exceptions.AWSOrganizationsNotInUseException:
+        organizations.create_organization(FeatureSet="ALL")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    unit = organizations.create_organizational_unit(ParentId=root, Name="routed")["OrganizationalUnit"]["Id"]
+    for child in (SANDBOX_ACCOUNT, unit):
+        for page in organizations.get_paginator("list_parents").paginate(ChildId=child):
+            assert page["Parents"]
+
+
+def fan_out_over_an_organization(clients: AwsClients) -> None:
+    """A hub's hourly sweep over the accounts under an OU: the organization listed, the member role assumed."""
+    members = organization.build(clients, accounts=2, regions=[clients.region])
+    organizations = clients("organizations")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    unit = organizations.create_organizational_unit(ParentId=root, Name="swept")["OrganizationalUnit"]["Id"]
+    (member,) = members.members
+    organizations.move_account(AccountId=member, SourceParentId=root, DestinationParentId=unit)
+    stack = SandboxStack(clients, parameters=members.hub_parameters() | {"MEMBER_OUS": unit}).deploy()
+    assert stack.run_sweep_fanout().status == "SUCCEEDED"
 
 
 def _any_config(sm: Any) -> str:

@@ -24,7 +24,7 @@ from guardian.table import sweep_checkpoint_key
 from guardian_sandbox import embedded
 from guardian_sandbox.calls import recording
 from guardian_sandbox.modelled_time import invocation
-from guardian_sandbox.stack import SandboxStack
+from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
 from tests.conftest import sample
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-Default"
@@ -182,7 +182,8 @@ def test_a_page_token_the_service_no_longer_takes_restarts_its_kind_from_its_fir
         )
         table.put_item(
             TableName=stack.table_name,
-            Item=sweep_checkpoint_key() | {"type": {"S": "checkpoint"}, "doc": {"S": checkpoint.model_dump_json()}},
+            Item=sweep_checkpoint_key(SANDBOX_ACCOUNT, "us-east-1")
+            | {"type": {"S": "checkpoint"}, "doc": {"S": checkpoint.model_dump_json()}},
         )
         reports = sweep_pass(stack, seconds=900.0)
         (resources, _) = outcome(stack)

@@ -1,8 +1,9 @@
-"""Every function visible when it fails, read from template.yaml: an Errors alarm on each function, a
-place where each failed invocation is kept (on-failure destination, dead-letter queue, or the stream's
-destination), a retry policy and a dead-letter queue on every rule target and schedule, every queue
-encrypted, and an alarm on the depth of every dead-letter queue. Alarms go to the stack's topic (the team's
-email subscription takes them) and say where to look."""
+"""Every function visible when it fails, read from template.yaml: a place where each failed invocation is
+kept (on-failure destination, dead-letter queue, or the stream's destination) and an alarm on each such
+place that names the function and its logs (the function's own alarm: no Errors alarm per function is
+needed, each billed a month), a retry policy and a dead-letter queue on every rule target and schedule,
+every queue encrypted, and an alarm on the depth of every dead-letter queue. Alarms go to the stack's alarm
+topic (the team's email subscribes to it) and say where to look."""
 
 import re
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from guardian.observability import ROLLED_UP
 from guardian.scheduling import schedule_evaluation
 from guardian_sandbox.template import template
 
-TOPIC = {"Ref": "AlertsTopic"}
+TOPIC = {"Ref": "AlarmTopic"}
 # Invoked by a poller (synchronously, in batches): their failures are kept by the event source's own
 # destination, not by the function's asynchronous-invocation config.
 POLLED = {"DynamoDB", "Kinesis", "SQS", "MSK", "MQ", "SelfManagedKafka", "DocumentDB"}
@@ -42,8 +43,9 @@ def referenced(value: Any) -> set[str]:
         target = value["Fn::GetAtt"]
         return {(target if isinstance(target, str) else target[0]).split(".")[0]}
     if "Fn::Sub" in value:
-        text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
-        return {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+        text, variables = (value["Fn::Sub"], {}) if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"]
+        named = {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)} - set(variables)
+        return named | referenced(list(variables.values()))
     return set().union(*map(referenced, value.values())) if value else set()
 
 
@@ -119,6 +121,12 @@ def dead_letter_queues() -> dict[str, set[str]]:
     return parked
 
 
+def log_group(function: str) -> str:
+    """The log group the function writes to (its LoggingConfig names one of the template's)."""
+    [name] = referenced(function_properties(function)["LoggingConfig"]["LogGroup"])
+    return name
+
+
 def alarms(namespace: str, metric: str, dimension: str, logical_id: str) -> dict[str, dict[str, Any]]:
     """The alarms on ``namespace``/``metric`` whose ``dimension`` names ``logical_id``."""
     found = {}
@@ -149,16 +157,42 @@ FUNCTIONS = sorted(template().functions())
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
-def test_every_function_has_an_errors_alarm_that_says_where_to_look(function):
-    found = alarms("AWS/Lambda", "Errors", "FunctionName", function)
-    assert found, f"no Errors alarm names {function}"
-    condition = template().functions()[function].get("Condition")
+def test_every_function_has_an_alarm_on_where_its_failures_are_kept_that_names_it_and_its_logs(function):
+    """Every invocation that still fails after its retries is kept in a queue (asynchronous: the on-failure
+    destination; a stream: the event source's), and that queue's depth alarm is the function's alarm: it fires
+    within its period of the failure and says which function failed and where its logs are."""
     kept = async_failure_queues(function) | stream_failure_queues(function)
+    assert kept, f"{function} keeps no failed invocation anywhere"
+    for queue_name in kept:
+        found = alarms("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", queue_name)
+        assert found, f"{function}'s failures are kept in {queue_name}, on which no alarm is"
+        for name, alarm in found.items():
+            described = referenced(alarm["Properties"]["AlarmDescription"])
+            assert {function, log_group(function)} <= described, f"{name} does not name {function} and its logs"
+            assert alarm["Properties"]["Period"] <= 300, f"{name} hears of {function}'s failure late"
+
+
+def state_machine_invocations() -> list[tuple[str, str, str | None]]:
+    """(state machine, function, condition) for every function a state machine of the template invokes."""
+    found = []
+    for kind in ("AWS::StepFunctions::StateMachine", "AWS::Serverless::StateMachine"):
+        for name, machine in resources(kind).items():
+            invoked = referenced(machine["Properties"]) & set(template().functions())
+            found += [(name, function, machine.get("Condition")) for function in sorted(invoked)]
+    return found
+
+
+@pytest.mark.parametrize("machine, function, condition", state_machine_invocations())
+def test_every_function_a_state_machine_invokes_has_an_errors_alarm_whenever_the_machine_exists(
+    machine, function, condition
+):
+    """A state machine invokes synchronously: no on-failure destination keeps a failed child, and a Map that
+    tolerates failures does not fail, so only the function's Errors metric sees each one."""
+    found = alarms("AWS/Lambda", "Errors", "FunctionName", function)
+    assert found, f"{machine} invokes {function}, whose failures it may tolerate unheard: no Errors alarm"
     for name, alarm in found.items():
         assert_alarms_the_team(name, alarm, condition)
-        assert alarm["Properties"]["Statistic"] == "Sum"
-        described = referenced(alarm["Properties"]["AlarmDescription"])
-        assert kept <= described, f"{name}'s description does not name {sorted(kept - described)}"
+        assert {function, log_group(function)} <= referenced(alarm["Properties"]["AlarmDescription"]), name
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -267,16 +301,27 @@ def test_a_failed_weekly_report_is_retried_then_kept_and_the_team_is_told():
     assert events("ReportFunction")["Weekly"]["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1  # delivery
     kept = async_failure_queues("ReportFunction")
     assert kept
-    [errors] = alarms("AWS/Lambda", "Errors", "FunctionName", "ReportFunction").values()
-    description = errors["Properties"]["AlarmDescription"]
-    assert "weekly report" in str(description)
-    assert {"ReportFunction", "ReportLogGroup"} | kept <= referenced(description)
     for name in kept:
-        assert alarms("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name)
-    # The team's email subscription takes what carries no audience: the stack's own alarms.
-    team = template().resources["TeamSubscription"]["Properties"]
-    assert team["TopicArn"] == TOPIC
-    assert {"audience": [{"exists": False}]} in team["FilterPolicy"]["$or"]
+        [depth] = alarms("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", name).values()
+        assert "weekly report" in str(depth["Properties"]["AlarmDescription"])
+        assert {"ReportFunction", "ReportLogGroup"} <= referenced(depth["Properties"]["AlarmDescription"])
+
+
+def test_the_team_hears_every_alarm_on_a_topic_of_alarms_only():
+    """TeamEmail subscribes to the alarm topic unfiltered; owners' messages are on the other topic, which no
+    alarm publishes to, so the alarm topic holds nothing private and needs no filter."""
+    team = [
+        subscription["Properties"]
+        for subscription in resources("AWS::SNS::Subscription").values()
+        if subscription["Properties"]["TopicArn"] == TOPIC
+    ]
+    assert team == [{"TopicArn": TOPIC, "Protocol": "email", "Endpoint": {"Ref": "TeamEmail"}}]
+    assert resources("AWS::SNS::Subscription")["TeamAlarmSubscription"]["Condition"] == "HasTeamEmail"
+    published = {str(alarm["Properties"]["AlarmActions"]) for alarm in resources("AWS::CloudWatch::Alarm").values()}
+    assert published == {str([TOPIC])}
+    for function in FUNCTIONS:
+        environment = function_properties(function).get("Environment", {}).get("Variables", {})
+        assert TOPIC not in environment.values(), f"{function} publishes to the alarm topic"
 
 
 # --- failures a function survives ----------------------------------------------------------------------

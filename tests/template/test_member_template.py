@@ -1,6 +1,7 @@
 """member-template.yaml, the StackSet template for member accounts: generated from template.yaml and the declared
 permissions (never edited by hand), plain CloudFormation, forwarding exactly the hub's ingest patterns to the
-hub's bus, and granting the hub exactly the sweep's reads (and, only when enabled, the remediation actions)."""
+hub's bus, and granting the hub exactly the reads of its functions that act there (and, only when enabled, the
+remediation actions)."""
 
 import json
 import sys
@@ -56,7 +57,11 @@ def test_the_committed_file_is_what_the_generator_writes():
 
 def test_it_is_plain_cloudformation_with_no_function_and_no_data():
     assert "Transform" not in MEMBER.document  # a service-managed StackSet cannot deploy a Transform
-    assert {r["Type"] for r in MEMBER.resources.values()} == {"AWS::Events::Rule", "AWS::IAM::Role"}
+    assert {r["Type"] for r in MEMBER.resources.values()} == {
+        "AWS::Events::Rule",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
+    }
     assert not [r for r in MEMBER.resources.values() if r["Type"].startswith(("AWS::Lambda::", "AWS::Serverless::"))]
 
 
@@ -84,12 +89,14 @@ def test_the_forwarding_role_may_only_put_events_on_the_hub_bus():
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
 
 
-def test_the_member_role_holds_exactly_the_sweeps_reads_and_nothing_that_writes():
-    sweep = FUNCTION_PERMISSIONS["SweepFunction"]
+def test_the_member_role_holds_exactly_the_reads_of_the_functions_that_assume_it_and_nothing_that_writes():
+    acting_there = {name for name, actions in FUNCTION_PERMISSIONS.items() if "sts:AssumeRole" in actions}
+    assert acting_there == {"IngestFunction", "SweepFunction", "RemediateFunction"}
     reads = {
         action
-        for action in sweep
-        if action.split(":")[0] not in {"dynamodb", "pricing"}  # the hub's table and the price list stay hub-side
+        for name in acting_there
+        for action in FUNCTION_PERMISSIONS[name]
+        if action.split(":")[0] not in {"dynamodb", "pricing", "organizations"}  # hub-side: table, prices, the org
         and (action == "cloudtrail:LookupEvents" or action.split(":")[1].startswith(("List", "Describe", "Get")))
     }
     role = MEMBER.resources["GuardianMemberRole"]
@@ -108,13 +115,18 @@ def test_only_the_hub_account_inside_the_organization_with_the_external_id_may_a
     assert trust["Effect"] == "Allow"
     assert trust["Action"] == "sts:AssumeRole"
     assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${HubAccountId}:root"}}
+    in_organization = {"Fn::If": ["InOrganization", {"Ref": "OrganizationId"}, {"Ref": "AWS::NoValue"}]}
     assert trust["Condition"] == {
-        "StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}, "sts:ExternalId": {"Ref": "ExternalId"}}
+        "StringEquals": {"aws:PrincipalOrgID": in_organization, "sts:ExternalId": {"Ref": "ExternalId"}}
+    }
+    # Only an account outside any organization leaves it out.
+    assert MEMBER.document["Conditions"]["InOrganization"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]
     }
     assert MEMBER.document["Parameters"]["ExternalId"]["NoEcho"] is True
 
 
-def test_the_remediation_role_exists_only_when_enabled_with_exactly_the_remediation_mutations():
+def test_the_remediation_role_exists_only_when_enabled_with_exactly_the_remediation_reads_and_mutations():
     parameters = MEMBER.document["Parameters"]
     assert parameters["EnableRemediation"]["Default"] == "false"
     role = MEMBER.resources["GuardianMemberRemediationRole"]
@@ -122,7 +134,10 @@ def test_the_remediation_role_exists_only_when_enabled_with_exactly_the_remediat
     enabled = MEMBER.document["Conditions"]["RemediationEnabled"]["Fn::And"]
     assert {"Fn::Equals": [{"Ref": "EnableRemediation"}, "true"]} in enabled
     document = only_policy(role)
-    assert allowed_actions(document) == MUTATING_ONLY_WHEN_ENFORCED
+    reads = set(member_template.remediation_read_actions())
+    assert reads and not reads & MUTATING_ONLY_WHEN_ENFORCED
+    assert reads == {a for a in FUNCTION_PERMISSIONS["RemediateFunction"] if member_template.is_read(a)}
+    assert allowed_actions(document) == MUTATING_ONLY_WHEN_ENFORCED | reads
     assert allowed_actions(document, "Deny") == MUTATING_ONLY_WHEN_ENFORCED
     # No other role can change anything.
     others = [r for name, r in of_type("AWS::IAM::Role").items() if name != "GuardianMemberRemediationRole"]
@@ -133,8 +148,14 @@ def test_remediation_is_limited_by_the_same_tags_as_the_hubs_and_the_tag_paramet
     hub = template()
     hub_document = Template.policy_document(hub.resources["RemediationActionsPolicy"]["Properties"]["PolicyDocument"])
     member_document = only_policy(MEMBER.resources["GuardianMemberRemediationRole"])
-    conditions = {s["Effect"]: (s["Condition"], s["Resource"]) for s in member_document["Statement"]}
-    assert conditions == {s["Effect"]: (s["Condition"], s["Resource"]) for s in hub_document["Statement"]}
+    acting = [s for s in member_document["Statement"] if set(s["Action"]) & MUTATING_ONLY_WHEN_ENFORCED]
+    conditions = {s["Effect"]: (s["Condition"], s["Resource"]) for s in acting}
+    # The member's role is account-wide (IAM is global), so its resources are in any of the account's regions.
+    assert conditions == {
+        s["Effect"]: (s["Condition"], [r.replace("${AWS::Region}", "*") for r in s["Resource"]])
+        for s in hub_document["Statement"]
+    }
+    assert not [r for _, resources in conditions.values() for r in resources if "${AWS::Region}" in r]
     assert conditions["Allow"][0] == {"Null": {"aws:ResourceTag/${TagPrefix}:owner": "false"}}
     assert conditions["Deny"][0] == {"Null": {"aws:ResourceTag/${ExemptionTagKey}": "false"}}
     for name in ("TagPrefix", "ExemptionTagKey"):

@@ -1,6 +1,6 @@
 """The topic carries every owner's private messages, so the stack never advises an unfiltered subscription:
-its outputs point team addresses to a subscription filtered to team messages (audience=team; and the
-stack's alarms, which carry no audience), as TeamEmail's own subscription is."""
+its outputs point team addresses to a subscription filtered to team messages (audience=team, or none at
+all), as TeamEmail's own subscription is. The alarms have a topic of their own (test_failure_visibility.py)."""
 
 import json
 import shlex
@@ -57,7 +57,7 @@ def test_the_filter_lets_team_messages_and_alarms_through_and_never_an_owners(ow
     findings = [f for f in week47_findings() if f.owner == "alice"] if owners_findings else []
     assert lets_through(policy, sns_attributes(findings, Audience(None)))
     assert not lets_through(policy, sns_attributes(findings, Audience("alice")))
-    assert lets_through(policy, {})  # a CloudWatch alarm's notification carries no attributes
+    assert lets_through(policy, {})  # a message without attributes reaches the team, never an owner
 
 
 def test_the_outputs_advertise_only_the_filtered_subscription():

@@ -4,7 +4,6 @@ layer is built for the runtime and architecture the functions declare."""
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from guardian.findings import Status
 from guardian.findings_store import DynamoFindings
 from guardian.permissions import FUNCTION_PERMISSIONS, MUTATING_ONLY_WHEN_ENFORCED
 from guardian_sandbox.calls import recording
+from guardian_sandbox.intrinsics import Intrinsics
 from guardian_sandbox.scenario import StudioAccount
 from guardian_sandbox.stack import SANDBOX_ACCOUNT
 from guardian_sandbox.template import PROJECT_ROOT, template
@@ -82,6 +82,7 @@ def test_the_functions_call_nothing_they_are_not_granted(stack, slack):
         "s3:PutBucketTagging",
         # No partner app in the demo's day: tests/integration/test_partner_apps.py describes one after its event.
         "sagemaker:DescribePartnerApp",
+        "sts:AssumeRole",  # one account: a hub's member roles (only with WatchesMembers) are not assumed
     }
     assert sweep_calls.iam_actions() <= FUNCTION_PERMISSIONS["SweepFunction"]
     # The grants are not speculative: the scenario exercises all but what it has no case for (no
@@ -100,6 +101,10 @@ def test_the_functions_call_nothing_they_are_not_granted(stack, slack):
         "s3:GetBucketTagging",  # no bucket made from Studio: tests/integration/test_s3_buckets.py
         "s3:PutBucketTagging",
         "sagemaker:DescribePartnerApp",  # no partner app in the demo: tests/integration/test_partner_apps.py
+        "sts:AssumeRole",  # one account: a hub's member roles (only with WatchesMembers) are not assumed
+        "organizations:ListAccounts",  # one account: a hub lists them (tests/integration/test_sweep_fanout.py)
+        "organizations:ListAccountsForParent",  # and those under MemberOrganizationalUnits (the same file)
+        "organizations:ListOrganizationalUnitsForParent",
     }
     stack.use_slack(slack.url)
     batch = stack.stream_batch()
@@ -110,12 +115,14 @@ def test_the_functions_call_nothing_they_are_not_granted(stack, slack):
     # (tests/integration/test_delivery_faults.py), and kms, which SNS uses with the function's credentials
     # when it publishes to the encrypted topic.
     not_exercised = {"dynamodb:DeleteItem", "sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"}
+    # A hub's OU routes (AccountRoutes), and a routed team's address: tests/integration/test_account_routing.py.
+    not_exercised |= {"organizations:ListParents"}
     assert notify_calls.iam_actions() == FUNCTION_PERMISSIONS["NotifyFunction"] - not_exercised
     stack.parameters["COST_EXPLORER"] = "true"
     with recording() as report_calls:
         stack.invoke("ReportFunction", load(EVENTS / "report" / "weekly.json"))
     # s3:GetObject is what the presigned links are authorised as when someone opens them.
-    not_exercised |= {"s3:GetObject"}
+    not_exercised |= {"s3:GetObject", "sns:Subscribe", "sns:GetSubscriptionAttributes", "dynamodb:GetItem"}
     assert report_calls.iam_actions() == FUNCTION_PERMISSIONS["ReportFunction"] - not_exercised
 
 
@@ -157,6 +164,7 @@ def test_remediation_calls_nothing_it_is_not_granted_in_either_mode(stack):
         "sagemaker:DescribeNotebookInstance",
         "sagemaker:StopNotebookInstance",
         "sagemaker:UpdateSpace",
+        "sts:AssumeRole",  # one account: a hub's member roles (only with WatchesMembers) are not assumed
     }
 
 
@@ -193,34 +201,19 @@ def granted(function: str, parameters: dict[str, str]) -> set[str]:
 
 def condition_holds(name: str, parameters: dict[str, str]) -> bool:
     """One of template.yaml's Conditions, evaluated as CloudFormation would for these parameter values."""
-
-    def value(expression: Any) -> Any:
-        if not isinstance(expression, dict):
-            return str(expression)
-        [(function, argument)] = expression.items()
-        if function == "Ref":
-            return parameters.get(argument, template().parameter_default(argument))
-        if function == "Condition":
-            return condition_holds(argument, parameters)
-        if function == "Fn::Equals":
-            left, right = argument
-            return value(left) == value(right)
-        if function == "Fn::Not":
-            [inner] = argument
-            return not value(inner)
-        if function == "Fn::And":
-            return all(value(inner) for inner in argument)
-        if function == "Fn::Or":
-            return any(value(inner) for inner in argument)
-        raise NotImplementedError(f"{function} in condition {name}")
-
-    return bool(value(template().document["Conditions"][name]))
+    return Intrinsics(template().document, parameters).condition(name)
 
 
 def test_the_reports_bucket_is_encrypted_private_tls_only_and_expires_what_it_keeps():
     bucket = template().resources["ReportsBucket"]["Properties"]
-    rule = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
-    assert rule == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": ["GuardianKey", "Arn"]}}
+    # SSE-S3, or the stack's key with UseCustomerManagedKey (tests/template/test_encryption_keys.py).
+    condition, with_key, without = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["Fn::If"]
+    assert condition == "CustomerManagedKey"
+    assert with_key["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["GuardianKey", "Arn"]},
+    }
+    assert without["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
     assert all(bucket["PublicAccessBlockConfiguration"].values()) and len(bucket["PublicAccessBlockConfiguration"]) == 4
     [expiry] = bucket["LifecycleConfiguration"]["Rules"]
     assert expiry["Status"] == "Enabled" and expiry["ExpirationInDays"] == {"Ref": "ReportRetentionDays"}
@@ -244,9 +237,7 @@ def test_the_table_is_on_demand_recoverable_and_encrypted():
     table = template().resources["GuardianTable"]["Properties"]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert table["SSESpecification"]["SSEEnabled"] is True
-    topic = template().resources["AlertsTopic"]["Properties"]
-    assert "KmsMasterKeyId" in topic
+    assert table["SSESpecification"]["SSEEnabled"] is True and table["SSESpecification"]["SSEType"] == "KMS"
 
 
 def test_every_event_rule_retries_and_parks_what_it_cannot_deliver():

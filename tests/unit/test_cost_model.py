@@ -4,10 +4,21 @@ helper who saves write units or metric queries sees the line move), and the line
 from collections import Counter
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from guardian_sandbox.cost_model import Usage, bill, held_by_template, price_list, total
+from guardian_sandbox.cost_model import (
+    WITH_CUSTOMER_MANAGED_KEY,
+    Day,
+    Usage,
+    bill,
+    deployed_with,
+    held_by_template,
+    price_list,
+    total,
+)
+from guardian_sandbox.simulation.deployment import Deployment
 from guardian_sandbox.template import Template, template
 
 PRICES = price_list()
@@ -148,3 +159,30 @@ def test_a_metric_math_alarm_is_billed_for_each_metric_it_reads():
 def test_the_price_list_says_where_each_price_comes_from_and_when():
     assert PRICES.region == "us-east-1" and PRICES.as_of
     assert all(price.source.startswith("https://aws.amazon.com/") for price in PRICES.prices.values())
+
+
+def made(parameters: dict[str, str], kind: str) -> dict[str, dict]:
+    """The template's resources of ``kind`` that a deployment with ``parameters`` makes."""
+    deployment = Deployment(template().document, parameters)
+    return {n: r for n, r in template().resources.items() if r["Type"] == kind and deployment.exists(n)}
+
+
+@pytest.mark.parametrize("parameters", [{}, WITH_CUSTOMER_MANAGED_KEY, {"RemediationMode": "enforce"}])
+def test_the_alarms_and_keys_billed_are_those_the_template_makes_with_the_parameters(parameters):
+    _, alarms, keys = held_by_template(template(), parameters)
+    alarm_metrics = [
+        max(1, len([q for q in alarm["Properties"].get("Metrics", []) if "MetricStat" in q]))
+        for alarm in made(parameters, "AWS::CloudWatch::Alarm").values()
+    ]
+    assert alarms == sum(alarm_metrics) and keys == len(made(parameters, "AWS::KMS::Key"))
+
+
+def test_the_default_stack_has_no_customer_managed_key_and_turning_it_on_adds_exactly_its_price():
+    measured = Day(month(), events_delivered=0, seconds=0.0)
+    default, with_key = deployed_with(measured, {}), deployed_with(measured, WITH_CUSTOMER_MANAGED_KEY)
+    assert default.month.kms_keys == 0 and with_key.month.kms_keys == 1
+    before, after = by_item(default.month), by_item(with_key.month)
+    assert after[("KMS", "customer managed keys")] - before[("KMS", "customer managed keys")] == PRICES["kms_key"]
+    assert {item for item in before if after[item] != before[item]} == {("KMS", "customer managed keys")}
+    # What the stack did is as measured under either: only what it holds is read from the template.
+    assert replace(with_key.month, kms_keys=0, alarms=0) == replace(default.month, kms_keys=0, alarms=0)

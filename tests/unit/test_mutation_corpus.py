@@ -23,7 +23,7 @@ from tests.conftest import EVENTS, REFERENCE, load
 EARLIEST = datetime(2006, 1, 1, tzinfo=UTC)
 FUTURE_SKEW = timedelta(minutes=5)
 LONGEST_TEXT = 4096  # no string the guardian keeps is longer (free text is cut to fit)
-REASONS = {"malformed", "unsupported", "out-of-range"}
+REASONS = {"malformed", "unsupported", "out-of-range", "foreign-account"}
 
 _ARN = re.compile(
     r"arn:aws(?:-[a-z]+)*:(?P<service>sagemaker|elasticmapreduce):[a-z]{2}(?:-[a-z]+)+-\d{1,2}:\d{12}:"

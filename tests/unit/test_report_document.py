@@ -32,6 +32,8 @@ KEYS = {
         "findings",
         "unpriced_resources",
         "savings_unpriced_resources",
+        "by_account",
+        "accounts_scope",
     ],
     "period": ["label", "start", "end", "timezone", "in_progress", "scheduled_end"],
     "previous": ["label", "start", "end", "timezone", "total_waste_usd", "unpriced_resources"],
@@ -83,6 +85,18 @@ KEYS = {
         "monthly_cost_usd",
         "summary",
         "unpriced_hours",
+        "account",
+        "region",
+    ],
+    "by_account": [
+        "account",
+        "regions",
+        "waste_usd",
+        "monthly_usd",
+        "findings",
+        "unpriced_findings",
+        "share_pct",
+        "top_owner",
     ],
 }
 

@@ -226,7 +226,7 @@ def test_an_event_a_few_minutes_ahead_of_the_clock_is_accepted() -> None:
 
 
 def test_reasons_are_the_documented_few() -> None:
-    assert set(REASONS) == {"malformed", "unsupported", "out-of-range", "stale"}
+    assert set(REASONS) == {"malformed", "unsupported", "out-of-range", "stale", "foreign-account"}
 
 
 def test_a_rejection_message_is_a_printable_log_line_whatever_the_event_held() -> None:

@@ -9,6 +9,9 @@ Events and the sweep: what exists, and whose it is
     refresh          the event path's describe of one resource an event changed but did not say how
     judging          the event path's findings: the rules of what an event changed, or their check scheduled
     sweep            the scheduled path: reconcile, then evaluate; or one scheduled evaluation
+    fanout           a hub's sweep targets: its own account and its members', times their regions (the
+                     template's SweepFanOut state machine sweeps each); members.py: a member reached first,
+                     one it cannot reach reported to the team (member-unreachable), never failed
     reconcile        list and describe what really exists (collectors.py: one collector per kind), and the
                      rolling re-describe of what no list shows
     resume           sweeps that finish at any size: the invocation's time, and the checkpoint the next continues from
@@ -35,6 +38,8 @@ Findings: what is waste, what it costs, and who hears
     notices          what a finding's change means for whom; messages.py words it
     notify           the findings stream -> notices -> the outbox (delivery.py) -> channels.py
     subscriptions    an owner's address and email subscription (delivered only once they confirm it)
+    routing          which team hears of an account (AccountRoutes: its own route, else its OU's), and
+                     a routed team's email subscription
     held             messages held for owners nobody could reach, sent once someone can (on a schedule)
     digest           the daily digest instead of immediate alerts
     remediation/     off, dry-run or enforce, once per resource after one reminder: safety.py decides what is

@@ -96,6 +96,11 @@ class Location:
     account: str
     partition: str = "aws"
 
+    def holds(self, arn: str) -> bool:
+        """Whether ``arn`` names something in this account and region."""
+        parsed = parse(arn)
+        return parsed is not None and (parsed.account, parsed.region) == (self.account, self.region)
+
     def sagemaker(self, resource: str) -> str:
         return canonical(f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:{resource}")
 

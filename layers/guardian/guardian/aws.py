@@ -47,6 +47,47 @@ class AwsClients:
         return self._clients[key]
 
 
+# What the hub asks with its own credentials wherever the resource lives: its table, topics, queues, schedules,
+# secrets, the bill and the price list, the state machine and the organization.
+HUB_SERVICES = frozenset(
+    {"dynamodb", "sns", "sqs", "scheduler", "secretsmanager", "ce", "pricing", "stepfunctions", "organizations"}
+)
+MEMBER_SESSION_NAME = "studio-cost-guardian"
+
+
+class MemberClients(AwsClients):
+    """Clients in a member account through its assumed role, the hub's own services left with the hub.
+
+    botocore's own assume-role provider keeps the credentials for their session's lifetime and refreshes them
+    before they expire; the role is first assumed on the first call (a missing or untrusting role is that
+    call's AccessDenied)."""
+
+    def __init__(self, hub: AwsClients, region: str, role_arn: str, external_id: str | None = None) -> None:
+        from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+
+        extra = {"RoleSessionName": MEMBER_SESSION_NAME} | ({"ExternalId": external_id} if external_id else {})
+        fetcher = AssumeRoleCredentialFetcher(
+            client_creator=lambda service, **credentials: hub._session.create_client(
+                service, region_name=hub.region, endpoint_url=hub.endpoint_url, config=_CONFIG, **credentials
+            ),
+            source_credentials=hub._session.get_credentials(),
+            role_arn=role_arn,
+            extra_args=extra,
+        )
+        session = botocore.session.get_session()
+        # The hub's service models, loaded once per container, not once per member (memory and cold time).
+        session.register_component("data_loader", hub._session.get_component("data_loader"))
+        session._credentials = DeferredRefreshableCredentials(fetcher.fetch_credentials, "assume-role")
+        super().__init__(region=region, endpoint_url=hub.endpoint_url, session=session)
+        self.hub = hub
+        self.role_arn = role_arn
+
+    def __call__(self, service: str, region: str | None = None) -> Any:
+        if service in HUB_SERVICES:
+            return self.hub(service, region)
+        return super().__call__(service, region)
+
+
 def account_location(clients: AwsClients) -> Location:
     """The account and region the clients act in (one STS call; no permission needed)."""
     identity = clients("sts").get_caller_identity()

@@ -28,6 +28,8 @@ from urllib.error import URLError
 from guardian.findings import AWAITING_CONFIRMATION, SEVERITIES, Finding
 from guardian.messages import Message, cut
 from guardian.observability import MetricUnit, logger, metrics
+from guardian.routing import PERMISSIONS as ROUTING_PERMISSIONS
+from guardian.routing import Router, TeamRoute, team_subscribed
 from guardian.subscriptions import PERMISSIONS as SUBSCRIPTION_PERMISSIONS
 from guardian.subscriptions import EmailState, subscription_of
 
@@ -41,9 +43,10 @@ if TYPE_CHECKING:
 
 PERMISSIONS = (
     "sns:Publish",
-    "secretsmanager:GetSecretValue",  # the Slack webhooks
+    "secretsmanager:GetSecretValue",  # the Slack webhooks (the default team's, and each routed team's)
     "kms:GenerateDataKey",  # the topic is encrypted with the stack's key
     "kms:Decrypt",
+    *ROUTING_PERMISSIONS,  # an account's OU, where a route names one
 )
 OWNER_PERMISSIONS = SUBSCRIPTION_PERMISSIONS  # messages to owners subscribe their address, then ask if confirmed
 SLACK_ATTEMPTS = 4  # a post and its retries, whatever Slack answered (429, 5xx) or the connection did
@@ -58,13 +61,17 @@ class DeliveryFailed(Exception):
 
 @dataclass(frozen=True)
 class Audience:
-    """Who a message is for: one owner (their email subscription, their Slack channel) or the team."""
+    """Who a message is for: one owner (their email subscription, their Slack channel) or a team: the default
+    team, or one the stack's AccountRoutes name (guardian.routing)."""
 
-    owner: str | None  # None: the team channel
+    owner: str | None  # None: a team channel
+    team: str | None = None  # a routed team; None (and no owner): the default team
 
     @property
     def name(self) -> str:
-        return f"owner:{self.owner}" if self.owner else "team"
+        if self.owner:
+            return f"owner:{self.owner}"
+        return f"team:{self.team}" if self.team else "team"
 
 
 @dataclass(frozen=True)
@@ -84,29 +91,31 @@ class Channels:
     def __init__(self, guardian: Guardian) -> None:
         self._guardian = guardian
         self._secrets: SecretsProvider | None = None
+        self.router = Router(guardian.settings.account_routes, lambda: guardian.clients("organizations"))
+
+    def team_of(self, account: str | None, now: datetime) -> Audience:
+        """The team that hears about an account: its route's (its own, or its OU's), else the default team."""
+        route = self.router.route(account, now)
+        return Audience(None, route.team if route else None)
 
     def to(self, audience: Audience, now: datetime) -> list[Channel]:
         """Email through the topic (an owner's address subscribed first, filtered to their messages; held
         while unconfirmed; none without an address), and Slack where the audience has a webhook. A webhook
         Slack refuses counts as sent, to nobody: its alarm is raised, never a retry. No channel at all: the
-        audience cannot be reached."""
+        audience cannot be reached. A routed team has its own channels (``_routed``), never the default's."""
         guardian, found = self._guardian, []
+        if audience.team and not audience.owner:
+            route = self.router.routes.team(audience.team)
+            if route is not None:
+                return self._routed(route)
+            audience = Audience(None)  # a team no route names (any more): the default team's channels
         topic_arn = guardian.settings.topic_arn
         if topic_arn:
             email = self._email(audience, topic_arn, now)
             if email:
                 found.append(email)
-        try:
-            url = self.slack_routes().url(audience)
-        except Exception as error:  # email still goes; Slack fails, so the delivery is retried, then parked
-            name = guardian.settings.slack_webhook_secret
-            logger.error("slack webhook secret unreadable", extra={"secret": name, "error": str(error)})
-            metrics.add_metric(name="SlackWebhookRejected", unit=MetricUnit.Count, value=1)
-            found.append(Channel("slack", _unavailable(f"the Slack webhook secret is unreadable: {error}")))
-            return found
-        if url:
-            found.append(Channel("slack", lambda message: post_to_slack(url, message)))
-        return found
+        slack = _slack(guardian.settings.slack_webhook_secret, lambda: self.slack_routes().url(audience))
+        return found + ([slack] if slack else [])
 
     def _email(self, audience: Audience, topic_arn: str, now: datetime) -> Channel | None:
         guardian = self._guardian
@@ -129,17 +138,54 @@ class Channels:
             return Channel("email", _unavailable("held until the subscription is confirmed"), AWAITING_CONFIRMATION)
         return Channel("email", publish)
 
+    def _routed(self, route: TeamRoute) -> list[Channel]:
+        """A routed team's channels: its address, subscribed by the guardian on the team's first message (reached
+        once the team confirmed it; until then the message is published to nobody in the team, and counts as
+        sent), and its own Slack webhook (the secret's URL, or its "team" URL)."""
+        guardian, found = self._guardian, []
+        topic_arn = guardian.settings.topic_arn
+        if route.email and topic_arn:
+
+            def publish(message: Message) -> bool:
+                confirmed = team_subscribed(guardian, route)
+                attributes = sns_attributes(message.about, Audience(None, route.team))
+                publish_email(guardian.clients("sns"), topic_arn, message, attributes)
+                return confirmed
+
+            found.append(Channel("email", publish))
+        secret = route.slack_webhook_secret_arn
+        slack = _slack(secret, lambda: self._slack_secret(secret).team) if secret else None
+        return found + ([slack] if slack else [])
+
     def slack_routes(self) -> SlackRoutes:
         """The webhooks the secret names (none without a secret); raises when the secret cannot be read."""
         name = self._guardian.settings.slack_webhook_secret
         if not name:
             return SlackRoutes(None, {})
+        return self._slack_secret(name)
+
+    def _slack_secret(self, name: str) -> SlackRoutes:
+        """A webhook secret, through one SecretsProvider cache (each secret kept SLACK_SECRET_MAX_AGE)."""
         if self._secrets is None:
             from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
             self._secrets = SecretsProvider(boto3_client=self._guardian.clients("secretsmanager"))
         secret = self._secrets.get(name, max_age=SLACK_SECRET_MAX_AGE)
         return SlackRoutes.parse(cast("str | None", secret))  # untransformed: the SecretString
+
+
+def _slack(secret: str | None, webhook: Callable[[], str | None]) -> Channel | None:
+    """Slack through the webhook the secret holds (none: no channel). An unreadable secret raises the alarm, and
+    the delivery is retried, then parked; the email still goes."""
+    try:
+        url = webhook()
+    except Exception as error:  # whatever kept the secret from being read
+        logger.error("slack webhook secret unreadable", extra={"secret": secret, "error": str(error)})
+        metrics.add_metric(name="SlackWebhookRejected", unit=MetricUnit.Count, value=1)
+        return Channel("slack", _unavailable(f"the Slack webhook secret is unreadable: {error}"))
+    if not url:
+        return None
+    return Channel("slack", lambda message: post_to_slack(url, message))
 
 
 def _unavailable(reason: str) -> Callable[[Message], bool]:
@@ -153,9 +199,10 @@ def _unavailable(reason: str) -> Callable[[Message], bool]:
 
 
 def sns_attributes(findings: list[Finding], audience: Audience) -> dict[str, dict[str, str]]:
-    """What subscribers filter on: {"owner": ["alice"]}, {"audience": ["team"]}, {"severity": ["high"]}.
-    A team message has no owner attribute: whose findings it counts is for their eyes (private spaces)."""
-    attributes = {"audience": "owner" if audience.owner else "team"}
+    """What subscribers filter on: {"owner": ["alice"]}, {"audience": ["team"]} (a routed team's:
+    ["team:vision"]), {"severity": ["high"]}. A team message has no owner attribute: whose findings it counts is
+    for their eyes (private spaces)."""
+    attributes = {"audience": "owner" if audience.owner else audience.name}
     if audience.owner:
         attributes["owner"] = audience.owner
     if findings:

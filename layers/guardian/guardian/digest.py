@@ -1,6 +1,7 @@
 """The daily digest: instead of immediate alerts (DigestMode=daily), one message per owner a day with
 what opened and what resolved; and, for the team (TeamNotifications=digest), one summary of everything
-still open, with findings in private spaces counted rather than named.
+still open, with findings in private spaces counted rather than named (each team AccountRoutes names gets
+its own accounts' part, the default team the rest: guardian.routing).
 
 Each digest goes through the outbox (delivery.py): once a day per channel, however often the schedule
 fires. An owner's new findings are marked notified once their digest is delivered, now or by an earlier
@@ -18,7 +19,7 @@ from typing import Any
 
 from guardian import findings as lifecycle
 from guardian.channels import Audience, DeliveryFailed
-from guardian.delivery import Outcome, send_once
+from guardian.delivery import Delivery, Outcome, send_once
 from guardian.findings import ACTIVE, AWAITING_CONFIRMATION, AuditEntry, Finding, Status
 from guardian.findings_store import write_finding
 from guardian.messages import LISTED, Context, Message, daily, daily_total, header, label, render, section
@@ -59,11 +60,24 @@ def digest(guardian: Guardian, now: datetime, deadline: datetime | None = None) 
             outcome = _send(guardian, Audience(owner), message, now, deadline, report)
             _settle_owner(guardian, owner, new[owner], outcome, now, deadline, report)
     if settings.team_notifications == "digest" and (active or resolved):
-        message = team_digest(active, resolved, context, settings.allow_private_names)
-        _send(guardian, Audience(None), message, now, deadline, report)
+        for team, (team_active, team_resolved) in _by_team(guardian, active, resolved, now).items():
+            message = team_digest(team_active, team_resolved, context, settings.allow_private_names)
+            _send(guardian, team, message, now, deadline, report)
     if report.failed:  # the schedule retries; what was delivered is not sent again
         raise DeliveryFailed(f"digests not delivered to: {', '.join(report.failed)}")
     return report
+
+
+def _by_team(
+    guardian: Guardian, active: list[Finding], resolved: list[Finding], now: datetime
+) -> dict[Audience, tuple[list[Finding], list[Finding]]]:
+    """Each team's part: the findings of the accounts it is routed (guardian.routing); the rest the default team's."""
+    channels = Delivery.of(guardian).channels
+    parts: dict[Audience, tuple[list[Finding], list[Finding]]] = defaultdict(lambda: ([], []))
+    for findings, at in ((active, 0), (resolved, 1)):
+        for finding in findings:
+            parts[channels.team_of(finding.account, now)][at].append(finding)
+    return dict(parts)
 
 
 def _owner_digest(new: list[Finding], gone: list[Finding], context: Context) -> Message:

@@ -6,6 +6,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from guardian.arns import Location
 from guardian.inventory import Conflict, HistoryEntry
 from guardian.kinds import Kind, is_gone
 from guardian.resource import Resource
@@ -19,6 +20,7 @@ from guardian.table import (
     item_key,
     keys_of,
     kind_partition,
+    located,
     owner_partition,
     resource_key,
     space_partition,
@@ -63,11 +65,13 @@ class DynamoInventory:
                 raise Conflict(record.arn) from error
             raise
 
-    def by_kind(self, kind: Kind) -> Iterator[Resource]:
-        yield from self._query("GSI1", kind_partition(kind.value))
+    def by_kind(self, kind: Kind, at: Location | None = None) -> Iterator[Resource]:
+        yield from self._query("GSI1", kind_partition(kind.value), sk_prefix=_where(at))
 
-    def by_name(self, kind: Kind, name: str) -> list[Resource]:
-        return list(self._query("GSI1", kind_partition(kind.value), sk_prefix=f"{name.lower()}#"))
+    def by_name(self, kind: Kind, name: str, at: Location | None = None) -> list[Resource]:
+        if at is None:  # a name in any account and region: the partition, filtered
+            return [r for r in self.by_kind(kind) if r.name.lower() == name.lower()]
+        return list(self._query("GSI1", kind_partition(kind.value), sk_prefix=f"{_where(at)}{name.lower()}#"))
 
     def by_space(self, space_arn: str) -> list[Resource]:
         return self._named("GSI3", space_partition(space_arn))
@@ -148,6 +152,10 @@ def _doc(record: Resource) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
+def _where(at: Location | None) -> str | None:
+    return located(at.account, at.region) if at else None
+
+
 def _item(record: Resource) -> dict[str, Any]:
     item: dict[str, Any] = resource_key(record.arn) | {
         "type": {"S": "resource"},
@@ -155,7 +163,7 @@ def _item(record: Resource) -> dict[str, Any]:
         "revision": {"N": str(record.revision)},
         "doc": {"S": _doc(record)},
         "GSI1PK": {"S": kind_partition(record.kind.value)},
-        "GSI1SK": {"S": f"{record.name.lower()}#{record.arn}"},
+        "GSI1SK": {"S": f"{located(record.account, record.region)}{record.name.lower()}#{record.arn}"},
     }
     if record.state:
         item["state"] = {"S": record.state}

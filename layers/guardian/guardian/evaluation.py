@@ -143,7 +143,11 @@ def _fetch_metrics(
     if not queries:
         return unjudged
     # What a sweep already knows is not asked again (guardian.invocations: exact, not approximate).
-    memory = InvocationMemory(guardian.clients("dynamodb"), guardian.settings.table_name) if remember else None
+    memory = (
+        InvocationMemory(guardian.clients("dynamodb"), guardian.settings.table_name, guardian.scope())
+        if remember
+        else None
+    )
     kept = memory.recall() if memory and any(map(invocations.rememberable, queries)) else {}
     known = invocations.known_answers(queries, kept)
     asked = [query for query in queries if query.key not in known]
@@ -164,10 +168,10 @@ def _fetch_metrics(
 
 
 def _active(guardian: Guardian, report: EvaluationReport) -> tuple[dict[str, Finding], bool]:
-    """The active findings, and whether they could be read (without them, nothing is resolved this time;
-    what was detected is still written, each finding read by id)."""
+    """The active findings of the guardian's account and region, and whether they could be read (without
+    them, nothing is resolved this time; what was detected is still written, each finding read by id)."""
     try:
-        return active(guardian.findings), True
+        return {i: f for i, f in active(guardian.findings).items() if _here(guardian, f)}, True
     except (ClientError, BotoCoreError) as error:
         report.errors.append(f"active findings unreadable: {error}")
         return {}, False
@@ -196,10 +200,16 @@ def _of_scope(
 
 def _active_now(guardian: Guardian, report: EvaluationReport) -> list[Finding]:
     try:
-        return [f for status in lifecycle.ACTIVE for f in guardian.findings.with_status(status)]
+        return [f for status in lifecycle.ACTIVE for f in guardian.findings.with_status(status) if _here(guardian, f)]
     except (ClientError, BotoCoreError) as error:
         report.errors.append(f"active findings unreadable: {error}")
         return []
+
+
+def _here(guardian: Guardian, finding: Finding) -> bool:
+    """A finding of the guardian's account and region: a sweep of one says nothing of another's."""
+    where = guardian.scope()
+    return where is None or (finding.account, finding.region) == (where.account, where.region)
 
 
 def _isolated(report: EvaluationReport, finding_id: str, arn: str, write: Callable[..., None], *args: Any) -> None:

@@ -13,12 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from guardian.evaluation import EvaluationReport
-from guardian.events import STALE, InvalidEvent, Translation, translate
+from guardian.events import FOREIGN_ACCOUNT, MALFORMED, STALE, InvalidEvent, Translation, translate
 from guardian.judging import judge
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.recording import Outcome, record
 from guardian.refresh import describe_changed
-from guardian.runtime import Guardian
+from guardian.runtime import ForeignAccount, Guardian
 from guardian.table import GONE_RETENTION as RECORD_RETENTION
 
 
@@ -49,6 +49,7 @@ def ingest_event(raw: Any, guardian: Guardian, now: datetime) -> IngestReport:
     try:
         translation = translate(raw)
         _not_stale(translation, now)
+        guardian = _watching(guardian, translation)
     except InvalidEvent as error:
         envelope = raw if isinstance(raw, dict) else {}
         logger.error(
@@ -85,6 +86,18 @@ def ingest_event(raw: Any, guardian: Guardian, now: datetime) -> IngestReport:
     metrics.add_metric(name="ResourcesChanged", unit=MetricUnit.Count, value=changed)
     logger.info("event recorded", extra=report.as_dict())
     return report
+
+
+def _watching(guardian: Guardian, translation: Translation) -> Guardian:
+    """The guardian of the account and region the event comes from (a hub's member, through its role)."""
+    arns = [o.arn for o in translation.observations]
+    try:
+        watching = {g.location(): g for g in (guardian.at_arn(arn) for arn in arns)}
+    except ForeignAccount as error:
+        raise InvalidEvent(FOREIGN_ACCOUNT, str(error)) from error
+    if len(watching) > 1:  # one API call acts in one account and region; an event that says otherwise is not AWS's
+        raise InvalidEvent(MALFORMED, f"resources in {len(watching)} accounts or regions in one event")
+    return next(iter(watching.values()), guardian)
 
 
 def _not_stale(translation: Translation, now: datetime) -> None:

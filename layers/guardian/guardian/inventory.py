@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from guardian import clock
+from guardian.arns import Location
 from guardian.kinds import GONE, Kind
 from guardian.observability import logger
 from guardian.resource import KEYED_FIELDS, Observation, Resource, Via
@@ -61,11 +62,12 @@ class Inventory(Protocol):
     def put(self, record: Resource, expected_revision: int, history: HistoryEntry | None) -> None:
         """Store ``record`` if the stored revision is still ``expected_revision``, else raise Conflict."""
 
-    def by_kind(self, kind: Kind) -> Iterator[Resource]: ...
+    def by_kind(self, kind: Kind, at: Location | None = None) -> Iterator[Resource]:
+        """Resources of a kind in one account and region (``at``), or in every one the guardian watches."""
 
     def by_space(self, space_arn: str) -> list[Resource]: ...
 
-    def by_name(self, kind: Kind, name: str) -> list[Resource]: ...
+    def by_name(self, kind: Kind, name: str, at: Location | None = None) -> list[Resource]: ...
 
     def by_owner(self, owner_key: str, outside_spaces: bool = False) -> list[Resource]:
         """Resources whose owner is this profile ARN (or, where no ARN is known, this name). ``outside_spaces``:
@@ -324,14 +326,17 @@ class MemoryInventory:
         if history:
             self.history.append((record.arn, history))
 
-    def by_kind(self, kind: Kind) -> Iterator[Resource]:
-        return iter(sorted((r for r in self._records.values() if r.kind is kind), key=lambda r: r.arn))
+    def by_kind(self, kind: Kind, at: Location | None = None) -> Iterator[Resource]:
+        records = (r for r in self._records.values() if r.kind is kind and _located(r, at))
+        return iter(sorted(records, key=lambda r: r.arn))
 
     def by_space(self, space_arn: str) -> list[Resource]:
         return [r for r in self._records.values() if r.space_arn == space_arn]
 
-    def by_name(self, kind: Kind, name: str) -> list[Resource]:
-        return [r for r in self._records.values() if r.kind is kind and r.name.lower() == name.lower()]
+    def by_name(self, kind: Kind, name: str, at: Location | None = None) -> list[Resource]:
+        return [
+            r for r in self._records.values() if r.kind is kind and r.name.lower() == name.lower() and _located(r, at)
+        ]
 
     def by_owner(self, owner_key: str, outside_spaces: bool = False) -> list[Resource]:
         return [
@@ -342,6 +347,10 @@ class MemoryInventory:
 
     def all(self) -> list[Resource]:
         return sorted(self._records.values(), key=lambda r: (r.kind.value, r.arn))
+
+
+def _located(record: Resource, at: Location | None) -> bool:
+    return at is None or (record.account == at.account and record.region == at.region)
 
 
 def _outside_spaces(record: Resource) -> bool:

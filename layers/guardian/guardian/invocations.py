@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from guardian.arns import Location
 from guardian.metric_data import Datapoints, MetricQuery
 from guardian.observability import logger
 from guardian.table import INVOKED_PK, epoch, invoked_key
@@ -94,17 +95,23 @@ def _utc(at: datetime) -> datetime:
 class InvocationMemory:
     """The kept hours in the table (guardian.table: invoked_key)."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, at: Location | None = None) -> None:
         self._client = client
         self._table = table_name
+        self._at = at  # the account and region whose endpoints it remembers (their ARNs begin alike); None: all
 
     def recall(self) -> Memory:
-        """Every kept hour (one paged Query); empty when the table cannot be read (then everything is asked)."""
+        """Every kept hour of the account and region (one paged Query); empty when the table cannot be read
+        (then everything is asked)."""
         try:
+            condition, values = "PK = :pk", {":pk": {"S": INVOKED_PK}}
+            if self._at is not None:
+                condition, values = (
+                    f"{condition} AND begins_with(SK, :arns)",
+                    values | {":arns": {"S": self._at.sagemaker("")}},
+                )
             pages = self._client.get_paginator("query").paginate(
-                TableName=self._table,
-                KeyConditionExpression="PK = :pk",
-                ExpressionAttributeValues={":pk": {"S": INVOKED_PK}},
+                TableName=self._table, KeyConditionExpression=condition, ExpressionAttributeValues=values
             )
             return {
                 item["SK"]["S"]: Invoked(datetime.fromtimestamp(int(item["at"]["N"]), UTC), float(item["n"]["N"]))

@@ -17,6 +17,7 @@ judges everything within the hour.
 
 from datetime import datetime, timedelta
 
+from guardian.arns import location_of
 from guardian.evaluation import EvaluationReport, evaluate
 from guardian.kinds import BILLABLE_OUTSIDE_SPACE, Kind, is_gone
 from guardian.observability import MetricUnit, logger, metrics
@@ -94,7 +95,8 @@ def _scope(guardian: Guardian, resources: list[Resource]) -> dict[str, Resource]
         elif resource.kind is Kind.USER_PROFILE:
             members = guardian.inventory.by_owner(resource.arn)
         elif resource.kind is Kind.DOMAIN:
-            members = [a for a in guardian.inventory.by_kind(Kind.APP) if a.domain_id == resource.domain_id]
+            apps = guardian.inventory.by_kind(Kind.APP, location_of(resource.arn))
+            members = [a for a in apps if a.domain_id == resource.domain_id]
         else:
             members = []
         members = [m for m in members if not is_gone(m.state)]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from guardian import members
 from guardian.allocation import hourly_by_resource
 from guardian.findings import Finding
 from guardian.money import dollars, rate, total
@@ -100,6 +101,10 @@ def label(finding: Finding) -> str:
     rule = RULES_BY_NAME.get(finding.rule)
     if rule is not None and rule.title:
         return f"{rule.title}: {name}"
+    if (
+        finding.rule == members.MEMBER_UNREACHABLE
+    ):  # the hub's own finding, no rule's: "... unreachable: 1111 in eu-west-1"
+        return f"{members.TITLE}: {name}"
     return f"{rule.adjective if rule else finding.rule} {kind} {name}"
 
 
@@ -163,6 +168,8 @@ def _cost(findings: list[Finding]) -> str:
 
 
 def _shared_reason(findings: list[Finding]) -> str:
+    if all(f.rule == members.MEMBER_UNREACHABLE for f in findings):
+        return "not swept "  # nothing of it bills: what it holds is unseen
     spaces = {f.space for f in findings if f.space}
     if len(spaces) == 1 and all(_groups_by_space(f.rule) for f in findings):
         return f"billing after {spaces.pop()} stopped "
@@ -263,9 +270,9 @@ def _details(findings: list[Finding], context: Context) -> str:
     lines, commanded = ["Details"], set()
     for finding in findings:
         lines.append(f"{finding.resource_name} (finding {finding.id}): {detail(finding, context.now)}")
-        if finding.resource_arn not in commanded:
+        if finding.resource_arn not in commanded and (command := exempt_command(finding, context)):
             commanded.add(finding.resource_arn)
-            lines.append(f"  exempt: {exempt_command(finding, context)}")
+            lines.append(f"  exempt: {command}")
     return "\n".join(lines)
 
 
@@ -282,6 +289,10 @@ def detail(finding: Finding, now: datetime) -> str:
     parts = [f"since {when(finding.condition_since)}", cost]
     if finding.domain_id:
         parts.append(f"domain {finding.domain_id}")
+    # The console link names the region; no link can switch accounts, so the account is said in words.
+    parts.append(
+        f"account {finding.account}, {finding.region} (the console link opens in the account you are signed in to)"
+    )
     return "; ".join([*parts, *evidence_words(finding)])
 
 
@@ -315,10 +326,12 @@ def _value(value: Any) -> str:
     return str(value)
 
 
-def exempt_command(finding: Finding, context: Context) -> str:
+def exempt_command(finding: Finding, context: Context) -> str | None:
     """The command that sets the exemption tag on this finding's resource (the recipient may change the date,
-    or write true)."""
+    or write true); None where no one command does: a bucket (S3 replaces its whole tag set), a member role."""
     value, region = context.keep_until, finding.region
+    if finding.resource_kind in ("s3-bucket", members.RESOURCE_KIND):
+        return None
     if finding.resource_kind == "emr-cluster":
         cluster_id = finding.resource_arn.rsplit("/", 1)[-1]
         return (
@@ -357,6 +370,7 @@ def console_link(finding: Finding) -> str:
         "mlflow-tracking-server": f"/sagemaker/home?region={region}#/mlflow-tracking-servers",
         "notebook-instance": f"/sagemaker/home?region={region}#/notebook-instances/{name}",
         "s3-bucket": f"/s3/buckets/{name}?region={region}",
+        members.RESOURCE_KIND: f"/iam/home#/roles/details/{finding.resource_arn.rsplit('/', 1)[-1]}",
     }
     default = f"/sagemaker/home?region={region}#/studio/{finding.domain_id or ''}"
     return base + paths.get(finding.resource_kind, default)
@@ -376,9 +390,9 @@ def _blocks(
                 blocks.append(small(f"Undo (your admin): `guardian restore {finding.id} --stack {context.stack}`"))
             continue
         keep = f"Snooze (your admin): `{snooze_command(finding, context)}`"
-        if finding.resource_arn not in commanded:
+        if finding.resource_arn not in commanded and (command := exempt_command(finding, context)):
             commanded.add(finding.resource_arn)
-            keep = f"Exempt: `{exempt_command(finding, context)}`\n{keep}"
+            keep = f"Exempt: `{command}`\n{keep}"
         blocks.append(small(escape(detail(finding, context.now)) + "\n" + keep))
     if rest:
         blocks.append(section(escape(_more(rest, listed, context))))

@@ -1,7 +1,8 @@
 """Telling the right person once. The findings stream is the only trigger: each record of a batch is
 read into a notice (notices.py), the batch's notices are grouped per owner (a space that stops with five
-endpoints is one message) and handed to the outbox (delivery.py), which sends each once per channel
-(channels.py) and marks the finding notified in the transaction that records the delivery.
+endpoints is one message) and per team (the team of the finding's account: guardian.routing) and handed to
+the outbox (delivery.py), which sends each once per channel (channels.py) and marks the finding notified in
+the transaction that records the delivery.
 
 Nothing lost, nothing twice: a record whose message did not get through on every channel (any failure:
 Slack, SNS, DynamoDB, a delivery in progress elsewhere) is reported failed in the partial batch response,
@@ -24,6 +25,7 @@ owner can be reached (held.py, on the notify function's HeldMessages schedule).
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,7 +39,7 @@ from guardian import clock
 from guardian import findings as lifecycle
 from guardian.channels import OWNER_PERMISSIONS, Audience, DeliveryFailed
 from guardian.delivery import PERMISSIONS as DELIVERY_PERMISSIONS
-from guardian.delivery import Effect, Outcome, send_once
+from guardian.delivery import Delivery, Effect, Outcome, send_once
 from guardian.findings import AWAITING_CONFIRMATION, UNREACHABLE, AuditEntry, Finding, Status
 from guardian.findings_store import FindingChange, write_finding
 from guardian.messages import Context, Message, aggregate, render, unreachable
@@ -203,7 +205,8 @@ def deliver(
     settings = guardian.settings
     report = NotifyReport()
     due = [(sequence, notice) for sequence, notice in notices if not _deferred(notice, settings)]
-    for pending in _groups(due, settings):
+    channels = Delivery.of(guardian).channels
+    for pending in _groups(due, settings, lambda finding: channels.team_of(finding.account, now)):
         try:
             _send(guardian, pending, now, deadline, report)
         except Exception as error:  # whatever it was, these records are retried
@@ -218,7 +221,11 @@ def _deferred(notice: Notice, settings: Settings) -> bool:
     return settings.digest_mode == "daily" and notice.kind is not NoticeKind.REMINDER
 
 
-def _groups(notices: list[tuple[str, Notice]], settings: Settings) -> list[_Pending]:
+def _groups(
+    notices: list[tuple[str, Notice]], settings: Settings, team_of: Callable[[Finding], Audience]
+) -> list[_Pending]:
+    """One message per audience and kind: each owner's, and the team's of the finding's account (its route's,
+    guardian.routing, or the default team)."""
     by_audience: dict[tuple[Audience, NoticeKind, bool], list[tuple[str, Notice]]] = defaultdict(list)
     for sequence, notice in notices:
         owner = notice.finding.owner
@@ -227,7 +234,7 @@ def _groups(notices: list[tuple[str, Notice]], settings: Settings) -> list[_Pend
         if owner and settings.team_notifications != "immediate":
             continue
         named = not notice.private or settings.allow_private_names or not owner
-        by_audience[(Audience(None), notice.kind, not named)].append((sequence, notice))
+        by_audience[(team_of(notice.finding), notice.kind, not named)].append((sequence, notice))
     return [
         _Pending(audience, kind, tuple(n for _, n in items), tuple(s for s, _ in items), aggregated)
         for (audience, kind, aggregated), items in by_audience.items()
@@ -319,8 +326,18 @@ def tell_team_unreachable(
 
         return Effect(notice.finding.id, change)
 
-    items = [(f"unreachable#{key}", notice) for key, notice in news.items()]
-    return send_once(guardian, Audience(None), items, compose, now, settle, deadline)
+    channels = Delivery.of(guardian).channels
+    by_team: dict[Audience, list[tuple[str, Notice]]] = defaultdict(list)  # each to its account's team
+    for key, notice in news.items():
+        by_team[channels.team_of(notice.finding.account, now)].append((f"unreachable#{key}", notice))
+    outcome = Outcome[Notice]()
+    for team, items in by_team.items():
+        told = send_once(guardian, team, items, compose, now, settle, deadline)
+        outcome.sent += told.sent
+        outcome.duplicates += told.duplicates
+        outcome.failed |= told.failed
+        outcome.error = told.error or outcome.error
+    return outcome
 
 
 def _held(audience: Audience, why: str, now: datetime) -> FindingChange:

@@ -8,6 +8,7 @@ both that the template matches and that every call a function makes in the tests
 from guardian import (
     collectors,
     evidence,
+    fanout,
     metric_data,
     notify,
     pricing,
@@ -25,6 +26,9 @@ TABLE = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")
 # The records a KEYS_ONLY index query names (an owner's, a space's), and a scoped evaluation's findings, read
 # in batches (guardian.table.batch_get): whoever reads the inventory by owner or space.
 TABLE_BATCH_READS = ("dynamodb:BatchGetItem",)
+# A hub's clients in a member account (guardian.aws.MemberClients): the member role assumed, by whoever acts where
+# events happen (ingest, the sweep, remediation). Granted only when the stack watches members (WatchesMembers).
+MEMBER_ROLE = ("sts:AssumeRole",)
 
 
 def _collectors() -> tuple[str, ...]:
@@ -54,6 +58,7 @@ FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
         + _rules()
         + metric_data.PERMISSIONS
         + pricing.PERMISSIONS
+        + MEMBER_ROLE
     ),
     "SweepFunction": frozenset(
         TABLE
@@ -61,15 +66,20 @@ FUNCTION_PERMISSIONS: dict[str, frozenset[str]] = {
         + recording.PERMISSIONS
         + reconcile.PERMISSIONS
         + evidence.PERMISSIONS
+        + fanout.PERMISSIONS
         + _collectors()
         + scheduling.PERMISSIONS
         + _rules()
         + metric_data.PERMISSIONS
         + pricing.PERMISSIONS
+        + MEMBER_ROLE
     ),
     "NotifyFunction": frozenset(TABLE + notify.PERMISSIONS),
-    "ReportFunction": frozenset(("dynamodb:PutItem", "dynamodb:Query", *weekly.PERMISSIONS)),  # reads by query only
+    # Reads by query, but for a routed team's subscription record (guardian.routing).
+    "ReportFunction": frozenset(("dynamodb:PutItem", "dynamodb:Query", *weekly.PERMISSIONS)),
     # The mutating actions are granted only when RemediationMode is enforce (a condition in the template).
-    "RemediateFunction": frozenset(TABLE + TABLE_BATCH_READS + _remediation_reads() + _remediation_mutations()),
+    "RemediateFunction": frozenset(
+        TABLE + TABLE_BATCH_READS + _remediation_reads() + _remediation_mutations() + MEMBER_ROLE
+    ),
 }
 MUTATING_ONLY_WHEN_ENFORCED = frozenset(_remediation_mutations())

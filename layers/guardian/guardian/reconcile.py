@@ -215,7 +215,7 @@ def _know_spaces(sweep: _Sweep) -> None:
 def _hold_swept(sweep: _Sweep, kind: Kind) -> None:
     """The records of a kind an earlier invocation of this pass swept, held for what follows the pass."""
     try:
-        sweep.held.update({r.arn: r for r in sweep.guardian.inventory.by_kind(kind)})
+        sweep.held.update({r.arn: r for r in sweep.guardian.inventory.by_kind(kind, sweep.location)})
     except Exception as error:  # without its records, nothing of this kind is judged complete
         sweep.report.kinds[kind.value].errors.append(f"{kind.value} records unreadable: {error}")
         sweep.report.unknown_kinds.add(kind)
@@ -243,7 +243,7 @@ def _sweep_kind(sweep: _Sweep, collector: Collector, pass_: Pass) -> None:
     the kind is done or the invocation's time is spent (then the pass stops before the next page)."""
     guardian, report = sweep.guardian, sweep.report.kinds[collector.kind.value]
     try:
-        known = {r.arn: r for r in guardian.inventory.by_kind(collector.kind)}
+        known = {r.arn: r for r in guardian.inventory.by_kind(collector.kind, sweep.location)}
     except Exception as error:  # without the records held, nothing of this kind can be judged gone
         report.errors.append(f"{collector.kind.value} records unreadable: {error}")
         sweep.report.unknown_kinds.add(collector.kind)

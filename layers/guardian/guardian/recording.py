@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from guardian.arns import kind_of, resource_path
+from guardian.arns import kind_of, location_of, resource_path
 from guardian.aws_fields import digest
 from guardian.derive import derive, space_activity, with_activity
 from guardian.inventory import UNREAD, Applied, FollowedBy, Unread, apply, rewrite
@@ -192,7 +192,11 @@ def _resolve_by_name(guardian: Guardian, observation: Observation) -> Observatio
     if observation.kind is not Kind.HYPERPOD_CLUSTER or guardian.inventory.get(observation.arn):
         return observation
     name = observation.fields.get("name") or resource_path(observation.arn)[-1]
-    known = [r for r in guardian.inventory.by_name(observation.kind, name) if not is_gone(r.state)]
+    known = [
+        r
+        for r in guardian.inventory.by_name(observation.kind, name, location_of(observation.arn))
+        if not is_gone(r.state)
+    ]
     if len(known) == 1:
         return observation.model_copy(update={"arn": known[0].arn})
     return observation

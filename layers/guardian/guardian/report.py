@@ -8,7 +8,7 @@ parts add up to the total; exempt findings are not waste). This module sums the 
 """
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,6 +23,7 @@ from guardian.inventory import Inventory
 from guardian.kinds import Kind
 from guardian.period import Period
 from guardian.report_document import (
+    AccountRow,
     ActualCost,
     Change,
     DayRow,
@@ -61,11 +62,13 @@ def report_for(
     names: bool = True,
     actual: ActualCost | None = None,
     private_owners: Iterable[str] = (),
+    accounts: Collection[str] | None = None,
 ) -> WeeklyReport:
     """The report of a period, from the findings that overlap it or the period before. ``private_owners``:
-    who else owns a private space (the inventory's spaces), for Cost Explorer's figures per owner."""
+    who else owns a private space (the inventory's spaces), for Cost Explorer's figures per owner;
+    ``accounts``: only these accounts' findings (None: every account's)."""
     findings = findings_overlapping(store, period.previous().start, period.end)
-    return build(findings, period, now, names, actual, private_owners)
+    return build(findings, period, now, names, actual, private_owners, accounts)
 
 
 def private_space_owners(inventory: Inventory) -> set[str]:
@@ -102,9 +105,14 @@ def build(
     names: bool = True,
     actual: ActualCost | None = None,
     private_owners: Iterable[str] = (),
+    accounts: Collection[str] | None = None,
 ) -> WeeklyReport:
     """The report as a document: what `guardian report --format json` prints and the HTML shows. A period
-    that has not ended (the current week) counts up to ``now`` only, and says so."""
+    that has not ended (the current week) counts up to ``now`` only, and says so. ``accounts``: the report of
+    these accounts only (Cost Explorer's figures, the stack's account's, are then left out)."""
+    if accounts is not None:
+        findings = [f for f in findings if f.account in accounts]
+        actual = None  # grouped by owner tag across the payer's accounts: not one account's
     period = period.up_to(now)
     shares = allocate(findings, period)
     previous = allocate(findings, period.previous())
@@ -153,7 +161,31 @@ def build(
         findings=[_row(s, views[s.finding.id], now) for s in sorted(counted, key=lambda s: -s.total)],
         unpriced_resources=_unpriced_resources(counted),
         savings_unpriced_resources=savings_unpriced,
+        by_account=_by_account(counted, views, period, total),
+        accounts_scope=sorted(accounts) if accounts is not None else None,
     )
+
+
+def _by_account(shares: list[Share], views: dict[str, "View"], period: Period, total: Decimal) -> list[AccountRow]:
+    """Each account's waste, run-rate, findings and costliest owner (its rows add up to the report's)."""
+    rows = []
+    for group in _group(shares, lambda s: s.finding.account):
+        burning = hourly_by_resource(s.finding for s in group.members if _open_at(s.finding, period.end))
+        hourly = Decimal(str(sum(h for h in burning.values() if h is not None)))
+        owners = _group(group.members, lambda s: views[s.finding.id].owner)
+        rows.append(
+            AccountRow(
+                account=group.key,
+                regions=sorted({s.finding.region for s in group.members}),
+                waste_usd=cents(group.total),
+                monthly_usd=cents(hourly * HOURS_PER_MONTH),
+                findings=len(group.members),
+                unpriced_findings=group.unpriced,
+                share_pct=_pct(Decimal(str(cents(group.total))), total),
+                top_owner=owners[0].key if owners else None,
+            )
+        )
+    return rows
 
 
 def _unnamed(actual: ActualCost, findings: list[Finding], private_owners: Iterable[str]) -> ActualCost:
@@ -355,4 +387,6 @@ def _row(share: Share, view: View, now: datetime) -> FindingRow:
         monthly_cost_usd=finding.monthly_cost_usd,
         summary="(private)" if hidden else finding.summary,
         unpriced_hours=round(share.unpriced_hours, 2),
+        account=finding.account,
+        region=finding.region,
     )

@@ -174,6 +174,22 @@ class FindingRow(_Part):
     monthly_cost_usd: float | None
     summary: str
     unpriced_hours: float = 0.0
+    account: str = ""  # the AWS account and region of its resource
+    region: str = ""
+
+
+class AccountRow(_Part):
+    """An account's part of the period (a hub watches many): where it wastes, how much so far, what what still
+    burns there costs a month if nothing is fixed, and whose waste is the largest."""
+
+    account: str
+    regions: list[str]  # in name order
+    waste_usd: float
+    monthly_usd: float  # the run-rate of what is still open there (each resource once), for 730 h
+    findings: int
+    unpriced_findings: int
+    share_pct: float | None  # of the period's total; None when the total is nothing
+    top_owner: str | None  # as by_owner names them ("private spaces" when names are hidden)
 
 
 class WeeklyReport(_Part):
@@ -201,3 +217,5 @@ class WeeklyReport(_Part):
     findings: list[FindingRow]
     unpriced_resources: int = 0  # resources with hours in the period and no known price: not in total_waste_usd
     savings_unpriced_resources: int = 0  # stopped in the period with no known price: not in savings_usd
+    by_account: list[AccountRow] = []  # costliest first; one row per account, even when there is one
+    accounts_scope: list[str] | None = None  # the accounts the report was limited to; None: every account

@@ -10,7 +10,7 @@ from typing import Any
 
 from guardian.messages import Message, header, section
 from guardian.money import dollars, partly_known, total
-from guardian.report_document import KindRow, OwnerRow, RuleRow, SpaceRow, TopResource, WeeklyReport
+from guardian.report_document import AccountRow, KindRow, OwnerRow, RuleRow, SpaceRow, TopResource, WeeklyReport
 
 TOP_OWNERS = 8  # owners a summary or a chart names; the rest are one "others"
 OTHERS = "others"
@@ -35,10 +35,12 @@ CSV_COLUMNS = (
     "monthly_cost_usd",
     "summary",
     "unpriced_hours",
+    "account",
+    "region",
 )
 
 
-def amount(row: OwnerRow | SpaceRow | KindRow | RuleRow | TopResource) -> str:
+def amount(row: OwnerRow | SpaceRow | KindRow | RuleRow | AccountRow | TopResource) -> str:
     """A row's waste, saying so where part of it has no known price (never shown as $0)."""
     unknown = row.unpriced if isinstance(row, TopResource) else row.unpriced_findings > 0
     return partly_known(row.waste_usd, unknown)
@@ -59,7 +61,29 @@ def _change(report: WeeklyReport) -> str:
 
 def headline(report: WeeklyReport) -> str:
     waste = total(report.total_waste_usd, report.unpriced_resources)
-    return f"Studio waste {report.period.label}{_progress(report)}: {waste}, {_change(report)}"
+    return f"Studio waste {report.period.label}{_scope(report)}{_progress(report)}: {waste}, {_change(report)}"
+
+
+def _scope(report: WeeklyReport) -> str:
+    """ " in account 111111111111", for a report limited to some accounts."""
+    scope = report.accounts_scope
+    if scope is None:
+        return ""
+    return f" in account{'s' if len(scope) != 1 else ''} {', '.join(scope) or '(none)'}"
+
+
+def by_account_shown(report: WeeklyReport) -> bool:
+    """The by-account view is for a report that covers several accounts (the JSON always has it)."""
+    return len(report.by_account) > 1
+
+
+def account_line(row: AccountRow) -> str:
+    """ "111111111111 (us-east-1, eu-west-1): $12.40 so far, $310.25/month if left running, 3 findings, most alice"."""
+    owner = f", most {row.top_owner}" if row.top_owner else ""
+    return (
+        f"{row.account} ({', '.join(row.regions)}): {amount(row)} so far, {dollars(row.monthly_usd)}/month if left "
+        f"running, {row.findings} finding{'s' if row.findings != 1 else ''}{owner}"
+    )
 
 
 def _progress(report: WeeklyReport) -> str:
@@ -117,6 +141,8 @@ def summary_lines(report: WeeklyReport) -> list[str]:
     lines.append("")
     shown, others = top_owners(report)
     lines.append("By owner: " + ", ".join(f"{r.owner} {amount(r)}" for r in [*shown, *([others] if others else [])]))
+    if by_account_shown(report):
+        lines.append("By account: " + "; ".join(account_line(r) for r in report.by_account))
     lines.append("By rule: " + ", ".join(f"{r.rule} {amount(r)}" for r in report.by_rule))
     lines.append("By kind: " + ", ".join(f"{r.kind} {amount(r)}" for r in report.by_kind))
     lines.append("Top resources:")
@@ -163,6 +189,8 @@ def blocks(report: WeeklyReport, links: dict[str, str]) -> list[dict[str, Any]]:
         {"type": "section", "fields": [{"type": "mrkdwn", "text": text} for text in fields]},
         section("*By owner*\n" + owners),
     ]
+    if by_account_shown(report):
+        result.append(section("*By account*\n" + "\n".join(f"• {account_line(r)}" for r in report.by_account[:10])))
     if top:
         result.append(section("*Top resources*\n" + top))
     if links:

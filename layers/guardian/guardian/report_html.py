@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from guardian.money import dollars, partly_known
 from guardian.report_document import DayRow, OwnerRow, WeeklyReport
-from guardian.report_format import headline, summary_lines, top_owners
+from guardian.report_format import by_account_shown, headline, summary_lines, top_owners
 from guardian.rules.base import iso
 
 # Paul Tol's "muted" qualitative scheme: distinct to people with any common colour vision deficiency, and
@@ -55,6 +55,11 @@ HEADERS = {
     "period_waste_usd": "Waste in period",
     "summary": "Why",
     "actual_usd": "Actual cost",
+    "account": "Account",
+    "regions": "Regions",
+    "region": "Region",
+    "monthly_usd": "Per month if left running",
+    "top_owner": "Top owner",
 }
 
 
@@ -82,26 +87,17 @@ def to_html(report: WeeklyReport, links: dict[str, str] | None = None) -> str:
             report.top_resources,
             ("resource_name", "resource_kind", "owner", "space", "rules", "status", "waste_usd"),
         ),
-        _table(
-            "Every finding",
-            report.findings,
-            (
-                "rule",
-                "resource_kind",
-                "resource_name",
-                "owner",
-                "space",
-                "status",
-                "hourly_cost_usd",
-                "period_waste_usd",
-                "summary",
-            ),
-        ),
+        _table("Every finding", report.findings, _FINDING_COLUMNS),
     ]
     actual = report.actual_cost
     if actual:
         rows = [{"owner": owner, "actual_usd": cost} for owner, cost in actual.by_owner.items()]
         sections.insert(7, _table(f"Actual cost (Cost Explorer, tag {actual.tag})", rows, ("owner", "actual_usd")))
+    if by_account_shown(report):  # after the owners' table; every finding says where it is
+        columns = ("account", "regions", "waste_usd", "share_pct", "monthly_usd", "findings", "top_owner")
+        sections.insert(7, _table("By account", report.by_account, columns))
+        where = (*_FINDING_COLUMNS[:3], "account", "region", *_FINDING_COLUMNS[3:])
+        sections[-1] = _table("Every finding", report.findings, where)
     if links:
         sections.append(f'<p><a href="{e(links["csv"])}">Every finding as CSV</a></p>')
     return (
@@ -112,6 +108,19 @@ def to_html(report: WeeklyReport, links: dict[str, str] | None = None) -> str:
         + f'<p class="meta">Studio Cost Guardian, generated {e(iso(report.generated_at) or "")}. Estimates from '
         "list prices; each hour of a resource counted once.</p></body></html>\n"
     )
+
+
+_FINDING_COLUMNS = (
+    "rule",
+    "resource_kind",
+    "resource_name",
+    "owner",
+    "space",
+    "status",
+    "hourly_cost_usd",
+    "period_waste_usd",
+    "summary",
+)
 
 
 def _folded(days: list[DayRow], named: set[str], others: OwnerRow | None) -> list[DayRow]:

@@ -295,6 +295,8 @@ class Resource(BaseModel):
             "running": self.running,
             "created_at": _iso(self.created_at),
             "tags": dict(sorted(self.tags.items())),
+            "account": self.account,
+            "region": self.region,
         }
 
 

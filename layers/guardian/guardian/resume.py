@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict
 from guardian.kinds import Kind
 from guardian.observability import MetricUnit, logger, metrics
 from guardian.runtime import Guardian
-from guardian.table import sweep_checkpoint_key
+from guardian.table import Key, sweep_checkpoint_key
 
 # Kept for what follows the last page (settling, the rules, writing findings), at most a tenth of the run.
 MARGIN_SECONDS = 120.0
@@ -77,21 +77,27 @@ class Checkpoints:
     """The checkpoint item (guardian.table.sweep_checkpoint_key). One sweep runs at a time (the schedule is
     hourly, a run at most 15 minutes), so a plain put is enough."""
 
-    def __init__(self, client: Any, table_name: str) -> None:
+    def __init__(self, client: Any, table_name: str, key: Key) -> None:
         self._client = client
         self._table = table_name
+        self._key = key
 
     @classmethod
     def of(cls, guardian: Guardian) -> "Checkpoints":
-        return cls(guardian.clients("dynamodb"), guardian.settings.table_name)
+        """The checkpoint of the guardian's account and region (each is swept on its own)."""
+        where = guardian.location()
+        return cls(
+            guardian.clients("dynamodb"),
+            guardian.settings.table_name,
+            sweep_checkpoint_key(where.account, where.region),
+        )
 
     def get(self) -> Checkpoint:
-        key = sweep_checkpoint_key()
-        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        item = self._client.get_item(TableName=self._table, Key=self._key, ConsistentRead=True).get("Item")
         return Checkpoint.model_validate_json(item["doc"]["S"]) if item else Checkpoint()
 
     def put(self, checkpoint: Checkpoint) -> None:
-        item = sweep_checkpoint_key() | {"type": {"S": "checkpoint"}, "doc": {"S": checkpoint.model_dump_json()}}
+        item = self._key | {"type": {"S": "checkpoint"}, "doc": {"S": checkpoint.model_dump_json()}}
         self._client.put_item(TableName=self._table, Item=item)
 
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from guardian.arns import Location
+from guardian.arns import Location, location_of
 from guardian.attribution import Directory, OwnershipTags
-from guardian.aws import AwsClients, account_location
+from guardian.aws import AwsClients, MemberClients, account_location
 from guardian.dynamo_inventory import DynamoInventory
 from guardian.findings_store import DynamoFindings, FindingsStore
 from guardian.inventory import Inventory
@@ -18,6 +18,11 @@ from guardian.settings import Settings
 
 if TYPE_CHECKING:  # delivery.py builds on the Guardian
     from guardian.delivery import Delivery
+
+
+class ForeignAccount(ValueError):
+    """An account this guardian does not watch (not its own, and not a member of what it was given)."""
+
 
 # Profiles and domains change rarely; a warm function reloads them at most this often.
 DIRECTORY_TTL = timedelta(minutes=5)
@@ -31,8 +36,10 @@ class Guardian:
     findings: FindingsStore
     prices: PriceBook
     delivery: "Delivery | None" = field(default=None, repr=False)  # the outbox and channels, made when needed
-    _directory: Directory | None = field(default=None, repr=False)
-    _directory_at: datetime | None = field(default=None, repr=False)
+    home: Location | None = None  # where it watches (None: where its clients are, asked once)
+    hub: "Guardian | None" = field(default=None, repr=False)  # a member's (Guardian.at): where others are reached
+    _directories: dict[Location | None, tuple[Directory, datetime]] = field(default_factory=dict, repr=False)
+    _members: dict[tuple[Location, bool], "Guardian"] = field(default_factory=dict, repr=False)
 
     @classmethod
     def deployed(cls, settings: Settings, clients: AwsClients | None = None) -> "Guardian":
@@ -60,23 +67,71 @@ class Guardian:
 
     def location(self) -> Location:
         """The account and region this guardian watches (no call when the stack says the account)."""
-        if self.settings.account_id:
-            return Location(region=self.clients.region, account=self.settings.account_id)
-        return account_location(self.clients)
+        if self.home is None:
+            if self.settings.account_id:
+                self.home = Location(region=self.clients.region, account=self.settings.account_id)
+            else:
+                self.home = account_location(self.clients)
+        return self.home
 
-    def directory(self, now: datetime) -> Directory:
-        if self._directory is None or self._directory_at is None or now - self._directory_at > DIRECTORY_TTL:
-            self._directory = Directory(
-                profiles=list(self.inventory.by_kind(Kind.USER_PROFILE)),
-                domains={d.domain_id or d.name: d for d in self.inventory.by_kind(Kind.DOMAIN)},
+    def scope(self) -> Location | None:
+        """The one account and region whose records and findings this guardian judges; None when it watches
+        only its own, so everything stored is its (and no call is made to learn where it is)."""
+        return self.location() if self.hub is not None or self.settings.watches_members else None
+
+    def watches(self, account: str) -> bool:
+        """Its own account, a listed member, or (in an organization) any account: the hub's bus accepts events
+        from the organization only, and its role may be assumed only in the organization's accounts."""
+        settings = self.settings
+        return (
+            account == self.location().account or account in settings.member_accounts or bool(settings.organization_id)
+        )
+
+    def at(self, account: str | None = None, region: str | None = None, acting: bool = False) -> "Guardian":
+        """The guardian of another account or region: the same table, stores, prices and delivery, with clients
+        there through the member template's role (read-only; ``acting``: its remediation role), in the hub's
+        own account too, whose statements name the hub's region only. Kept for the container's life, as its
+        credentials are (botocore refreshes them). Raises ForeignAccount for an account it does not watch."""
+        if self.hub is not None:
+            return self.hub.at(account, region, acting)
+        home = self.location()
+        where = Location(region=region or home.region, account=account or home.account, partition=home.partition)
+        if where == home or (where.account == home.account and not self.settings.watches_members):
+            return self  # a single-account stack hears of its own region only (EventBridge is regional)
+        if not self.watches(where.account):
+            raise ForeignAccount(f"account {where.account} is not watched by this guardian")
+        if (where, acting) not in self._members:
+            settings = self.settings
+            role = settings.member_role_arn(where.account, home.partition, acting)
+            clients = MemberClients(self.clients, where.region, role, settings.member_external_id)
+            self._members[where, acting] = Guardian(
+                settings, clients, self.inventory, self.findings, self.prices, home=where, hub=self
+            )
+        return self._members[where, acting]
+
+    def at_arn(self, arn: str, acting: bool = False) -> "Guardian":
+        """The guardian of where ``arn`` lives (its own, for an ARN that names no account)."""
+        where = location_of(arn)
+        return self.at(where.account or None, where.region or None, acting)
+
+    def directory(self, now: datetime, everywhere: bool = False) -> Directory:
+        """Who owns what where it watches (a hub's own account and region, or a member's: owners are attributed
+        by name within one). ``everywhere``: every account's profiles, as an owner named in a message is
+        looked up (the same name in two accounts: the first found)."""
+        key = None if everywhere else self.scope()
+        held = self._directories.get(key)
+        if held is None or now - held[1] > DIRECTORY_TTL:
+            directory = Directory(
+                profiles=list(self.inventory.by_kind(Kind.USER_PROFILE, key)),
+                domains={d.domain_id or d.name: d for d in self.inventory.by_kind(Kind.DOMAIN, key)},
                 space_lookup=self.inventory.get,
             )
-            self._directory_at = now
-        return self._directory
+            held = self._directories[key] = (directory, now)
+        return held[0]
 
     def forget_directory(self) -> None:
         """Profiles, domains or spaces changed: look them up afresh."""
-        self._directory = None
+        self._directories.clear()
 
 
 def price_book(source: str, clients: AwsClients) -> PriceBook:

@@ -237,7 +237,10 @@ def settle_checks(guardian: Guardian, now: datetime) -> dict[str, int]:
         metrics.add_metric(name="CheckErrors", unit=MetricUnit.Count, value=1)
         settled["errors"] += 1
         return settled
+    where = guardian.scope()
     for check in pending:
+        if where is not None and not any(where.holds(arn) for arn in check.scope.values()):
+            continue  # another account's or region's: its own sweep judges it
         settled["open"] += 1
         try:
             if check.due_at <= now:

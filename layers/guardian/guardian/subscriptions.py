@@ -47,7 +47,7 @@ def owner_email(guardian: Guardian, owner: str, now: datetime) -> str | None:
     if mapped:
         return mapped
     tag = f"{guardian.settings.tag_prefix}:email"
-    for profile in guardian.directory(now).profiles_named(owner):
+    for profile in guardian.directory(now, everywhere=True).profiles_named(owner):
         if profile.tags.get(tag):
             return profile.tags[tag]
     return None

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from guardian.arns import canonical
+from guardian import members
+from guardian.arns import Location, canonical
 from guardian.evaluation import EvaluationReport, evaluate
 from guardian.kinds import Kind
 from guardian.reconcile import SweepReport, reconcile
@@ -36,11 +37,17 @@ class Scope(BaseModel):
 
 
 class SweepRequest(BaseModel):
-    """The sweep's input: Scheduler's hourly event (anything), or {"evaluate": {"space_arn": ...}}."""
+    """The sweep's input: Scheduler's hourly event (anything), {"evaluate": {"space_arn": ...}}, or a hub's
+    sweep of one member account and region ({"account": "111111111111", "region": "eu-west-1"}: the fan-out's
+    child; either left out is the hub's own)."""
 
     model_config = ConfigDict(extra="ignore")
 
     evaluate: Scope | None = None
+    # The fan-out's first step ({"targets": true}): the accounts and regions to sweep (guardian.fanout).
+    targets: bool = False
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 @dataclass
@@ -48,6 +55,9 @@ class SweepResult:
     sweep: SweepReport | None
     evaluation: EvaluationReport
     checks: dict[str, int] | None = None
+    # A located sweep's (the fan-out's child): where, and what kept it out (None: it was reached and swept).
+    location: Location | None = None
+    unreachable: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"evaluation": self.evaluation.as_dict()}
@@ -55,6 +65,11 @@ class SweepResult:
             result |= self.sweep.as_dict()
         if self.checks is not None:
             result["checks"] = self.checks
+        if self.location:
+            result["location"] = {"account": self.location.account, "region": self.location.region}
+            result["reached"] = self.unreachable is None
+            if self.unreachable:
+                result["unreachable"] = self.unreachable
         return result
 
 
@@ -64,18 +79,28 @@ def sweep(
     """``budget``: the invocation's time (guardian.resume); a pass that does not fit continues next run."""
     if request and request.evaluate:
         scope = request.evaluate
+        guardian = guardian.at_arn(scope.space_arn or scope.owner_arn or scope.resource_arn or "")
         moment = max(now, scope.at or now)
         evaluation = evaluate(guardian, scoped(guardian, scope), moment, complete=False)
         if scope.check:
             check_done(guardian, scope.check, now, by="schedule")
         return SweepResult(None, evaluation)
+    located = None
+    if request and (request.account or request.region):
+        hub, guardian = guardian, guardian.at(request.account, request.region)
+        located = guardian.location()
+        if guardian.hub is not None:  # reached once first: a member the team must fix is reported, not failed
+            if problem := members.reach(guardian):
+                members.report_unreachable(hub, located, problem, now)
+                return SweepResult(None, EvaluationReport(), location=located, unreachable=problem.code)
+            members.report_reached(hub, located, now)
     report = reconcile(guardian, now, guardian.location(), budget=budget)
     if not report.finished:
         # Judged once the pass is whole; a check due now is left open for the sweep that judges it.
-        return SweepResult(report, EvaluationReport())
+        return SweepResult(report, EvaluationReport(), location=located)
     evaluation = evaluate(guardian, report.resources, now, complete=True, unknown_kinds=frozenset(report.unknown_kinds))
     # After the evaluation of everything as of now: what was due by now has been judged.
-    return SweepResult(report, evaluation, settle_checks(guardian, now))
+    return SweepResult(report, evaluation, settle_checks(guardian, now), location=located)
 
 
 def scoped(guardian: Guardian, scope: Scope) -> list[Resource]:

@@ -9,7 +9,8 @@ access pattern                        key                                 sort k
 ====================================  ==================================  ==========================  ================
 resource by ARN                       PK=RES#<arn>, SK=#STATE                                         resource_key
 resource history (state transitions)  PK=RES#<arn>, SK=HIST#<ver>
-resources of a kind / by name         GSI1 KIND#<kind>                    SK=<name>#<arn>             kind_partition
+resources of a kind / by name         GSI1 KIND#<kind>                    SK=<account>#<region>#      kind_partition
+(in one account and region, or all)                                       <name>#<arn>                located
 resources (and findings) of an owner  GSI2 OWNER#<owner>                  SK=RES#<kind>               owner_partition
 resources and apps of a space         GSI3 SPACE#<space arn>              SK=<kind>                   space_partition
 finding by id                         PK=FINDING#<id>, SK=#STATE                                      finding_key
@@ -30,8 +31,8 @@ a check due at a moment (scheduling)  PK=CHECK#<name>, SK=#STATE          TTL 30
 checks not yet done, by due time      GSI1 CHECKS#open                    SK=<due>#<name>             CHECKS_OPEN
 when an endpoint variant was last     PK=INVOKED, SK=<arn>|<variant>      TTL 14 days after the hour  invoked_key
 invoked (guardian.invocations)
-where an unfinished sweep resumes     PK=SWEEP, SK=#CHECKPOINT            one item (guardian.resume)  sweep_checkpoint
-                                                                                                      _key
+where an unfinished sweep resumes     PK=SWEEP, SK=#CHECKPOINT#<account>  one item per account and    sweep_checkpoint
+                                      #<region>                           region (guardian.resume)    _key
 ====================================  ==================================  ==========================  ================
 
 What each index carries (template.yaml): GSI1 the records themselves (``type`` and ``doc``), since its readers
@@ -95,9 +96,10 @@ def check_key(name: str) -> Key:
     return item_key(f"CHECK#{name}", STATE_SK)
 
 
-def sweep_checkpoint_key() -> Key:
-    """The sweep's pass in progress: the kinds done, the kind and page to resume from (guardian.resume)."""
-    return item_key("SWEEP", "#CHECKPOINT")
+def sweep_checkpoint_key(account: str, region: str) -> Key:
+    """The sweep's pass in progress in an account and region: the kinds done, the kind and page to resume
+    from (guardian.resume)."""
+    return item_key("SWEEP", f"#CHECKPOINT#{account}#{region}")
 
 
 def invoked_key(query_key: str) -> Key:
@@ -149,6 +151,11 @@ def keys_of(items: list[dict[str, Any]]) -> list[Key]:
 
 def kind_partition(kind: str) -> str:
     return f"KIND#{kind}"
+
+
+def located(account: str, region: str) -> str:
+    """The sort key prefix of a kind partition's records in one account and region: a sweep reads its own."""
+    return f"{account}#{region}#"
 
 
 def owner_partition(owner_key: str) -> str:

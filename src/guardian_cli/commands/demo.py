@@ -8,7 +8,10 @@ from guardian_cli.account import Endpoint, account
 from guardian_cli.output import print_findings, table
 
 
-def run(endpoint: Endpoint, slack_webhook: str | None) -> int:
+def run(endpoint: Endpoint, slack_webhook: str | None, accounts: int = 1, regions: int = 1) -> int:
+    """``accounts``/``regions`` above 1: the day across an organization (guardian_sandbox.demo_organization)."""
+    if accounts > 1 or regions > 1:
+        return _organization(endpoint, slack_webhook, accounts, regions)
     from guardian_sandbox import demo
 
     with account(endpoint) as clients:
@@ -32,6 +35,30 @@ def run(endpoint: Endpoint, slack_webhook: str | None) -> int:
             f"{endpoint.url} --format json`, `guardian findings --endpoint-url {endpoint.url}` or "
             f"`guardian report --endpoint-url {endpoint.url} --format html --out report.html`."
         )
+    return 0
+
+
+def _organization(endpoint: Endpoint, slack_webhook: str | None, accounts: int, regions: int) -> int:
+    from guardian_sandbox import demo, demo_organization
+
+    with account(endpoint) as clients:
+        result = demo_organization.run(clients, print, accounts, regions, slack_webhook=slack_webhook)
+    rows = demo.inventory_rows(result.resources)
+    per_location = Counter((r.account, r.region) for r in result.resources)
+    print(_inventory_line(rows))
+    print(
+        "By account and region: "
+        + "; ".join(f"{a} {r} {n}" for (a, r), n in sorted(per_location.items(), key=lambda item: str(item[0])))
+    )
+    print(
+        f"{result.delivered} deliveries ({result.forwarded} forwarded from other accounts and regions), "
+        f"{result.rejected} rejected and parked for replay; {result.kept} events matched no rule and stayed put.\n"
+    )
+    print_findings(result.findings, "table", result.now, show_exempt=True, show_delivery=True, show_location=True)
+    print("\nThe weekly report (`guardian report`):")
+    print("\n".join(f"  {line}" for line in result.report))
+    if endpoint.url:
+        print(f"\nState left in the sandbox at {endpoint.url}: try `guardian report --endpoint-url {endpoint.url}`.")
     return 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from guardian.aws import AwsClients, account_location
+from guardian.fanout import organization_accounts
 from guardian.findings import SEVERITIES, Finding, Status
 from guardian.rules import RulesConfig
 from guardian.scan import HistoryReport, ScanReport, scan, scan_guardian
@@ -19,7 +20,6 @@ from guardian_cli.accounts import (
     Target,
     TargetFailure,
     failure,
-    organization_accounts,
     own_clients,
     targets,
 )
@@ -94,6 +94,7 @@ class Fleet:
 
     accounts: Sequence[str] | None = None  # None: the caller's own account (or the organization's, with org)
     org: bool = False
+    ous: Sequence[str] = ()  # with org: only the accounts under these OUs (nested ones included)
     role_name: str = "GuardianMemberRole"
     external_id: str | None = None
     regions: Sequence[str] | None = None  # None: --region's
@@ -121,7 +122,7 @@ def run_fleet(
         # The caller's own identity first, in this thread: bad credentials stop here, with their hint, and the
         # STS client the threads share is made before they start (a botocore session is not thread-safe).
         caller = account_location(base)
-        accounts = organization_accounts(base) if fleet.org else fleet.accounts
+        accounts = organization_accounts(base("organizations"), fleet.ous) if fleet.org else fleet.accounts
         if accounts is not None and not accounts:
             raise InputError("the organization lists no active account")
         members = None

@@ -33,12 +33,6 @@ class Deployment(Template):
         for name, value in self.values.items():
             self._check(name, value)
 
-    def parameter_default(self, name: str) -> str:
-        """The value the stack was deployed with (Template resolves every parameter !Ref through this)."""
-        if name in self.values:
-            return self.values[name]
-        return super().parameter_default(name)
-
     def _check(self, name: str, value: str) -> None:
         declared = self.document.get("Parameters", {})
         if name not in declared:
@@ -60,26 +54,11 @@ class Deployment(Template):
                 raise ParameterError(f"{name}={value} is outside {low if low is not None else ''}..{high or ''}")
 
     def condition(self, name: str) -> bool:
-        return self._truth(self.document["Conditions"][name])
-
-    def _truth(self, expression: Any) -> bool:
-        if "Fn::Equals" in expression:
-            left, right = expression["Fn::Equals"]
-            return self._resolve(left, {}) == self._resolve(right, {})
-        if "Fn::Not" in expression:
-            return not self._truth(expression["Fn::Not"][0])
-        if "Fn::And" in expression:
-            return all(self._truth(e) for e in expression["Fn::And"])
-        if "Fn::Or" in expression:
-            return any(self._truth(e) for e in expression["Fn::Or"])
-        if "Condition" in expression:
-            return self.condition(expression["Condition"])
-        raise ValueError(f"a condition the simulation cannot read: {expression}")
+        return self.intrinsics().condition(name)
 
     def exists(self, logical_id: str) -> bool:
         """Whether the resource is created at all (its Condition, if it has one, holds)."""
-        condition = self.resources[logical_id].get("Condition")
-        return condition is None or self.condition(condition)
+        return self.intrinsics().exists(logical_id)
 
     def schedules(self) -> list[RecurringSchedule]:
         """Every schedule of the functions that exist, with its expression read in its time zone."""
@@ -91,8 +70,8 @@ class Deployment(Template):
                 if event["Type"] not in ("ScheduleV2", "Schedule"):
                     continue
                 properties = event["Properties"]
-                expression = self._resolve(properties["ScheduleExpression"], {})
-                timezone = self._resolve(properties.get("ScheduleExpressionTimezone", "UTC"), {})
+                expression = self.resolve(properties["ScheduleExpression"], {})
+                timezone = self.resolve(properties.get("ScheduleExpressionTimezone", "UTC"), {})
                 try:
                     schedule = parse(expression, timezone)
                 except ScheduleExpressionError as error:

@@ -79,7 +79,9 @@ OUT_OF_RANGE = "out-of-range"  # well-formed, but a value that cannot be true: a
 # Well-formed and possible, but older than the guardian keeps the record it would change (applied, it could
 # bring back a resource long gone); judged when it is applied, so AWS's old sample events still parse.
 STALE = "stale"
-REASONS = (MALFORMED, UNSUPPORTED, OUT_OF_RANGE, STALE)
+# From an account the guardian does not watch (a hub's organization or member list leaves it out).
+FOREIGN_ACCOUNT = "foreign-account"
+REASONS = (MALFORMED, UNSUPPORTED, OUT_OF_RANGE, STALE, FOREIGN_ACCOUNT)
 
 _MAX_MESSAGE = 500
 # Pydantic error types of a value of the right shape but out of bounds (the models' own, and Field's).

@@ -65,7 +65,8 @@ def remediate(guardian: Guardian, now: datetime) -> RemediationReport:
     policy = policy_of(guardian)
     for arn, findings in _by_resource(guardian).items():
         try:
-            _resource(guardian, findings, policy, now, report)
+            # Read where the resource lives (a hub's member through its read-only role).
+            _resource(guardian.at_arn(arn), findings, policy, now, report)
         except Exception as error:  # one resource's trouble is never the run's: logged, counted, tried next run
             logger.exception("remediation of a resource failed", extra={"arn": arn})
             metrics.add_metric(name="RemediationFailures", unit=MetricUnit.Count, value=1)
@@ -247,7 +248,7 @@ def _act(
     )
     current = guardian.findings.get(finding.id) or finding
     try:
-        action.act(guardian.clients, record, live)
+        action.act(guardian.at_arn(record.arn, acting=True).clients, record, live)
     except (ClientError, BotoCoreError) as raised:
         failed_attempt(guardian, current, plan, str(raised), now, report)
         return
