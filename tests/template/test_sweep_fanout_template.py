@@ -44,6 +44,9 @@ def test_only_a_hub_has_the_fan_out_and_its_sweep_function_schedule_is_then_off(
     state = resources()["SweepFunction"]["Properties"]["Events"]["Hourly"]["Properties"]["State"]
     assert state == {"Fn::If": ["WatchesMembers", "DISABLED", "ENABLED"]}
     assert deployment.condition("WatchesMembers") is hub  # the single-account stack: the function's schedule, on
+    # What a simulated deployment runs on a schedule follows: a hub's sweep function is not run hourly.
+    hourly = {(s.function, s.name) for s in deployment.schedules()}
+    assert (("SweepFunction", "Hourly") in hourly) is not hub
 
 
 def test_the_hubs_schedule_starts_the_fan_out_as_the_functions_schedule_invoked_the_sweep():

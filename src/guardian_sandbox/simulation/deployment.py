@@ -70,6 +70,8 @@ class Deployment(Template):
                 if event["Type"] not in ("ScheduleV2", "Schedule"):
                     continue
                 properties = event["Properties"]
+                if self.resolve(properties.get("State", "ENABLED"), {}) == "DISABLED":
+                    continue  # a hub's sweep function: its fan-out's schedule runs the sweeps instead
                 expression = self.resolve(properties["ScheduleExpression"], {})
                 timezone = self.resolve(properties.get("ScheduleExpressionTimezone", "UTC"), {})
                 try:
