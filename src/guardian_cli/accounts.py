@@ -3,17 +3,15 @@ member accounts reached by assuming a role in each (STS AssumeRole, once per acc
 every region). The accounts come from --accounts or from the organization (Organizations ListAccounts)."""
 
 import argparse
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from guardian.aws import AwsClients
+from guardian.routing import ACCOUNT_ID, OU_ID
 
 SESSION_NAME = "studio-cost-guardian-scan"
-_ACCOUNT_ID = re.compile(r"\d{12}")
-_OU_ID = re.compile(r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}")
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ def parse_accounts(text: str) -> list[str]:
     """--accounts: comma-separated 12-digit account ids (duplicates dropped, order kept). argparse turns the
     error into a usage line and exit status 2."""
     accounts = [a.strip() for a in text.split(",") if a.strip()]
-    wrong = [a for a in accounts if not _ACCOUNT_ID.fullmatch(a)]
+    wrong = [a for a in accounts if not ACCOUNT_ID.fullmatch(a)]
     if wrong or not accounts:
         raise argparse.ArgumentTypeError(f"not a 12-digit account id: {', '.join(wrong) or repr(text)}")
     return list(dict.fromkeys(accounts))
@@ -52,7 +50,7 @@ def parse_accounts(text: str) -> list[str]:
 def parse_ous(text: str) -> list[str]:
     """--ou: comma-separated organizational unit ids (ou-xxxx-xxxxxxxx)."""
     units = [u.strip() for u in text.split(",") if u.strip()]
-    wrong = [u for u in units if not _OU_ID.fullmatch(u)]
+    wrong = [u for u in units if not OU_ID.fullmatch(u)]
     if wrong or not units:
         raise argparse.ArgumentTypeError(f"not an organizational unit id (ou-...): {', '.join(wrong) or repr(text)}")
     return list(dict.fromkeys(units))

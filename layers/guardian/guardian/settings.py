@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from guardian.clock import zone
-from guardian.routing import AccountRoutes
+from guardian.routing import ACCOUNT_ID, AccountRoutes
 from guardian.rules import RulesConfig
 
 # Where prices come from: the Price List API (the bundled table behind it), or the bundled table alone.
@@ -88,7 +88,7 @@ class Settings(BaseModel):
     @field_validator("member_accounts_csv")
     @classmethod
     def _account_ids(cls, value: str) -> str:
-        if wrong := [a for a in _csv(value) if not (len(a) == 12 and a.isdigit())]:
+        if wrong := [a for a in _csv(value) if not ACCOUNT_ID.fullmatch(a)]:
             raise ValueError(f"MEMBER_ACCOUNTS are 12-digit account ids, not {', '.join(wrong)}")
         return value
 
