@@ -43,6 +43,8 @@ from moto.core.responses import ActionResult, BaseResponse
 from moto.emr.responses import ElasticMapReduceResponse
 from moto.sagemaker.responses import SageMakerResponse
 
+from guardian_sandbox.moto_answers import MODELLED, shaped_json
+
 RETENTION = timedelta(days=90)
 PAGE_SIZE = 50
 READ_PREFIXES = ("Describe", "List", "Get", "Search", "Query", "BatchDescribe", "BatchGet")
@@ -215,29 +217,6 @@ _TRAIL_ANSWERS = {
     "describe_trails": "DescribeTrails",
     "update_trail": "UpdateTrail",
 }
-
-
-def _modelled(value: Any, shape: Any) -> Any:
-    """``value`` with only what ``shape`` has: no unknown member, no null."""
-    if shape.type_name == "structure" and isinstance(value, dict):
-        return {
-            key: _modelled(item, shape.members[key])
-            for key, item in value.items()
-            if key in shape.members and item is not None
-        }
-    if shape.type_name == "list" and isinstance(value, list):
-        return [_modelled(item, shape.member) for item in value]
-    return value
-
-
-def _answered_as_modelled(original: Any, operation: str) -> Any:
-    shape = _models["cloudtrail"].operation_model(operation).output_shape
-
-    def answer(self: CloudTrailResponse) -> str:
-        return json.dumps(_modelled(json.loads(original(self)), shape))
-
-    answer._sandbox_modelled = True  # type: ignore[attr-defined]
-    return answer
 
 
 # --- recording -----------------------------------------------------------------------------------
@@ -515,8 +494,9 @@ def install() -> None:
             response_class.call_action = _recorded(response_class.call_action)  # type: ignore[method-assign]
     CloudTrailResponse.lookup_events = _LookupEvents.lookup_events  # type: ignore[attr-defined]
     for method, operation in _TRAIL_ANSWERS.items():
-        if not getattr(getattr(CloudTrailResponse, method), "_sandbox_modelled", False):
-            setattr(CloudTrailResponse, method, _answered_as_modelled(getattr(CloudTrailResponse, method), operation))
+        if not getattr(getattr(CloudTrailResponse, method), MODELLED, False):
+            shape = _models["cloudtrail"].operation_model(operation).output_shape
+            setattr(CloudTrailResponse, method, shaped_json(getattr(CloudTrailResponse, method), shape))
     from guardian_sandbox import s3_buckets  # S3's bucket calls (a REST-XML service): recorded there
 
     s3_buckets.install()

@@ -73,10 +73,17 @@ def shaped(value: Any, shape: Shape) -> Any:
     return value
 
 
-def _shaped_json(original: Callable[..., str], shape: Shape) -> Callable[..., str]:
+# Marks an answer already shaped (installing twice must not wrap it twice).
+MODELLED = "_sandbox_modelled"
+
+
+def shaped_json(original: Callable[..., str], shape: Shape) -> Callable[..., str]:
+    """A moto JSON answer, with only what ``shape`` names and nothing that has no value."""
+
     def answer(self: Any) -> str:
         return json.dumps(shaped(json.loads(original(self)), shape))
 
+    setattr(answer, MODELLED, True)
     return answer
 
 
@@ -97,7 +104,7 @@ def install() -> None:
     for operation in ("GetSchedule", "ListSchedules"):
         name = "get_schedule" if operation == "GetSchedule" else "list_schedules"
         shape = scheduler.operation_model(operation).output_shape
-        setattr(EventBridgeSchedulerResponse, name, _shaped_json(getattr(EventBridgeSchedulerResponse, name), shape))
+        setattr(EventBridgeSchedulerResponse, name, shaped_json(getattr(EventBridgeSchedulerResponse, name), shape))
     organizations = botocore.session.get_session().get_service_model("organizations")
     for operation, method in (
         ("ListAccounts", "list_accounts"),
@@ -105,5 +112,5 @@ def install() -> None:
         ("ListOrganizationalUnitsForParent", "list_organizational_units_for_parent"),
     ):
         shape = organizations.operation_model(operation).output_shape
-        setattr(OrganizationsResponse, method, _shaped_json(getattr(OrganizationsResponse, method), shape))
+        setattr(OrganizationsResponse, method, shaped_json(getattr(OrganizationsResponse, method), shape))
     _installed = True

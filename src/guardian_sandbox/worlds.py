@@ -3,6 +3,7 @@ sandbox's API (profiles, private spaces with a share of them running an app, end
 4 configurations, EMR clusters)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from guardian.aws import AwsClients
 
@@ -45,6 +46,20 @@ class Scale:
             "EMR": self.emr_clusters,
         }
         return ", ".join(f"{n:,} {k} ({100 * n / self.resources:.1f}%)" for k, n in share.items()) + ", 1 domain"
+
+
+def run_cluster(emr: Any, name: str, **request: Any) -> dict[str, Any]:
+    """RunJobFlow for a small long-running EMR cluster (a primary and two core nodes, kept alive without steps)."""
+    instances = {
+        "MasterInstanceType": "m5.xlarge",
+        "SlaveInstanceType": "m5.2xlarge",
+        "InstanceCount": 3,
+        "KeepJobFlowAliveWhenNoSteps": True,
+    }
+    answer: dict[str, Any] = emr.run_job_flow(
+        Name=name, ReleaseLabel="emr-7.2.0", JobFlowRole="r", ServiceRole="s", Instances=instances, **request
+    )
+    return answer
 
 
 def seed(clients: AwsClients, scale: Scale, role: str = ROLE) -> None:
@@ -97,15 +112,4 @@ def seed(clients: AwsClients, scale: Scale, role: str = ROLE) -> None:
         config = f"cfg-{CONFIG_TYPES[i % len(CONFIG_TYPES)]}"
         sm.create_endpoint(EndpointName=f"endpoint-{i:05d}", EndpointConfigName=config, Tags=tags)
     for i in range(scale.emr_clusters):
-        emr.run_job_flow(
-            Name=f"emr-{i:04d}",
-            ReleaseLabel="emr-7.2.0",
-            JobFlowRole="r",
-            ServiceRole="s",
-            Instances={
-                "MasterInstanceType": "m5.xlarge",
-                "SlaveInstanceType": "m5.2xlarge",
-                "InstanceCount": 3,
-                "KeepJobFlowAliveWhenNoSteps": True,
-            },
-        )
+        run_cluster(emr, f"emr-{i:04d}")

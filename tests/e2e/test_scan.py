@@ -10,6 +10,7 @@ import pytest
 
 from guardian.aws import AwsClients
 from guardian_sandbox import clock
+from guardian_sandbox.worlds import run_cluster
 from tests.e2e.test_cli import run
 
 ROLE = "arn:aws:iam::123456789012:role/r"
@@ -87,19 +88,11 @@ def seed(url: str) -> None:
             EndpointConfigName="g5",
             Tags=tags("bob", "bob-code", **{"studio-cost-guardian:exempt": "true"}),
         )
-        cluster = emr.run_job_flow(
-            Name="etl",
-            ReleaseLabel="emr-7.2.0",
-            JobFlowRole="r",
-            ServiceRole="s",
+        cluster = run_cluster(
+            emr,
+            "etl",
             Tags=[{"Key": "sagemaker:user-profile-arn", "Value": profiles["bob"]}],
             AutoTerminationPolicy={"IdleTimeout": 7200},
-            Instances={
-                "MasterInstanceType": "m5.xlarge",
-                "SlaveInstanceType": "m5.2xlarge",
-                "InstanceCount": 3,
-                "KeepJobFlowAliveWhenNoSteps": True,
-            },
         )["JobFlowId"]
     with clock.at(clients, now - timedelta(hours=20)):
         sm.create_app(DomainId=domain, SpaceName="bob-code", AppType="CodeEditor", AppName="default")

@@ -51,6 +51,7 @@ from guardian_cli.commands.redeliver import redeliver
 from guardian_sandbox import clock, embedded
 from guardian_sandbox.eventfactory import Caller, EventFactory
 from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
+from guardian_sandbox.worlds import run_cluster
 from tests.conftest import sample
 from tests.integration.delivery_fault_injection import SLACK_FAULTS, FaultySlack
 from tests.integration.sweep_fault_injection import COMMIT_THEN_TIMEOUT, Fault, error_kinds, injected
@@ -134,18 +135,7 @@ def before_the_last_sweep(stack: SandboxStack, now: datetime) -> Names:
         sm.create_endpoint_config(EndpointConfigName="c", ProductionVariants=[variant | {"InitialInstanceCount": 1}])
         for endpoint, owner in (("fraud", "alice"), ("ranker", "bob")):
             sm.create_endpoint(EndpointName=endpoint, EndpointConfigName="c", Tags=_auto_tags(names, owner))
-        names.cluster = clients("emr").run_job_flow(
-            Name="etl",
-            ReleaseLabel="emr-7.2.0",
-            JobFlowRole="r",
-            ServiceRole="s",
-            Instances={
-                "MasterInstanceType": "m5.xlarge",
-                "SlaveInstanceType": "m5.2xlarge",
-                "InstanceCount": 3,
-                "KeepJobFlowAliveWhenNoSteps": True,
-            },
-        )["JobFlowId"]
+        names.cluster = run_cluster(clients("emr"), "etl")["JobFlowId"]
     return names
 
 

@@ -14,6 +14,7 @@ from guardian.dynamo_inventory import DynamoInventory
 from guardian.kinds import Kind
 from guardian.reconcile import REDESCRIBE_SWEEPS
 from guardian_sandbox.calls import recording
+from guardian_sandbox.worlds import run_cluster
 from tests.conftest import sample
 
 ROLE = "arn:aws:iam::123456789012:role/service-role/"
@@ -56,18 +57,7 @@ def build_account(count_endpoints: int = 3) -> dict[str, str]:
     for index in range(count_endpoints):
         sm.create_endpoint(EndpointName=f"ep-{index}", EndpointConfigName="c", Tags=auto_tags)
     emr = boto3.client("emr", region_name="us-east-1")
-    emr.run_job_flow(
-        Name="etl",
-        ReleaseLabel="emr-7.2.0",
-        JobFlowRole="r",
-        ServiceRole="s",
-        Instances={
-            "MasterInstanceType": "m5.xlarge",
-            "SlaveInstanceType": "m5.2xlarge",
-            "InstanceCount": 3,
-            "KeepJobFlowAliveWhenNoSteps": True,
-        },
-    )
+    run_cluster(emr, "etl")
     return {"domain": domain, "space": space_arn}
 
 

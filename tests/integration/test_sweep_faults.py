@@ -28,6 +28,7 @@ from guardian.runtime import forget_cached
 from guardian_sandbox import clock, embedded
 from guardian_sandbox.eventfactory import Caller, EventFactory
 from guardian_sandbox.stack import SANDBOX_ACCOUNT, SandboxStack
+from guardian_sandbox.worlds import run_cluster
 from tests.conftest import sample
 from tests.integration.sweep_fault_injection import COMMIT_THEN_TIMEOUT, TIMEOUT, Fault, error_kinds, injected
 
@@ -150,18 +151,7 @@ def build_world(stack: SandboxStack, now: datetime) -> None:
             {"Key": "studio-cost-guardian:space-arn", "Value": "x"},
         ]
         sm.create_endpoint(EndpointName="poisoned", EndpointConfigName="c", Tags=poisoned)
-        clients("emr").run_job_flow(
-            Name="etl",
-            ReleaseLabel="emr-7.2.0",
-            JobFlowRole="r",
-            ServiceRole="s",
-            Instances={
-                "MasterInstanceType": "m5.xlarge",
-                "SlaveInstanceType": "m5.2xlarge",
-                "InstanceCount": 3,
-                "KeepJobFlowAliveWhenNoSteps": True,
-            },
-        )
+        run_cluster(clients("emr"), "etl")
     stopped = (now - timedelta(hours=3)).replace(microsecond=0)
     with clock.at(clients, stopped):
         sm.delete_app(DomainId=domain, SpaceName="alice-lab", AppType="JupyterLab", AppName="default")
