@@ -149,3 +149,18 @@ def endpoint_state_change(account: str, name: str) -> dict[str, Any]:
     text = json.dumps(sample).replace("123456789012", account).replace("us-west-2", REGION)
     event: dict[str, Any] = json.loads(text.replace("myendpoint", name).replace("MyEndpoint", name))
     return event | {"id": f"e-{account}-{name}", "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_remediation_reads_through_the_read_only_role_and_acts_only_through_the_remediation_role():
+    with embedded(REGION) as clients:
+        hub_guardian = from_env(hub(clients).environment("RemediateFunction"), clients)
+        endpoint = f"arn:aws:sagemaker:{REGION}:{TEAM_A}:endpoint/fraud"
+        reading, acting = hub_guardian.at_arn(endpoint), hub_guardian.at_arn(endpoint, acting=True)
+        assert reading.clients.role_arn == f"arn:aws:iam::{TEAM_A}:role/GuardianMemberRole"
+        assert acting.clients.role_arn == f"arn:aws:iam::{TEAM_A}:role/GuardianMemberRemediationRole"
+        # A member reached from another member's guardian is still reached from the hub, with the same roles.
+        assert reading.at_arn(endpoint, acting=True) is acting
+        # The hub's own account and region acts with the hub's own credentials (its policy's conditions).
+        assert (
+            hub_guardian.at_arn(f"arn:aws:sagemaker:{REGION}:{SANDBOX_ACCOUNT}:endpoint/x", acting=True) is hub_guardian
+        )
