@@ -266,21 +266,22 @@ class SandboxStack:
         scheduler = self.clients("scheduler")
         targets = {self.environment("SweepFunction")["EVALUATE_TARGET_ARN"]: "SweepFunction"}
         fan_out = self.state_machine_arn() if "SweepFanOut" in self.template.resources else None
-        fired = []
+        due = []
         for page in scheduler.get_paginator("list_schedules").paginate(GroupName=SCHEDULE_GROUP):
             for summary in page["Schedules"]:
                 schedule = scheduler.get_schedule(Name=summary["Name"], GroupName=SCHEDULE_GROUP)
                 at = datetime.fromisoformat(schedule["ScheduleExpression"][3:-1]).replace(tzinfo=UTC)
-                if at > now:
-                    continue
-                target = schedule["Target"]
-                payload = json.loads(target.get("Input") or "{}")
-                if target["Arn"] == fan_out:  # a schedule that starts the fan-out runs template.yaml's state machine
-                    result: Any = self.run_sweep_fanout(payload)
-                else:
-                    result = self.invoke(targets[target["Arn"]], payload)
-                scheduler.delete_schedule(Name=summary["Name"], GroupName=SCHEDULE_GROUP)
-                fired.append((payload, result))
+                if at <= now:
+                    due.append((at, summary["Name"], schedule["Target"]))
+        fired = []
+        for _, name, target in sorted(due, key=lambda d: (d[0], d[1])):  # in time order, as Scheduler fires them
+            payload = json.loads(target.get("Input") or "{}")
+            if target["Arn"] == fan_out:  # a schedule that starts the fan-out runs template.yaml's state machine
+                result: Any = self.run_sweep_fanout(payload)
+            else:
+                result = self.invoke(targets[target["Arn"]], payload)
+            scheduler.delete_schedule(Name=name, GroupName=SCHEDULE_GROUP)
+            fired.append((payload, result))
         return fired
 
     def function_arn(self, function: str) -> str:

@@ -111,6 +111,8 @@ class _Sweep:
     held: dict[str, Resource] = field(default_factory=dict)
     # Spaces an app of which the sweep listed but could not record: whether they run is not settled now.
     unsettled: set[str] = field(default_factory=set)
+    # Kinds whose listing failed this sweep: what is held of them is the table's, possibly stale.
+    unlisted: set[Kind] = field(default_factory=set)
     given_evidence: Evidence | None = None  # a scan's, with its own budget; else the sweep's (below)
     progress: SweepProgress | None = None
 
@@ -268,6 +270,7 @@ def _sweep_kind(sweep: _Sweep, collector: Collector, pass_: Pass) -> None:
                 resumed, token = False, None
                 continue
             report.errors.append(f"{collector.operation}: {error}")
+            sweep.unlisted.add(collector.kind)
             pass_.kind_done(collector.kind)
             return
         resumed = False
@@ -429,8 +432,10 @@ def _settle_space_activity(sweep: _Sweep) -> int:
     for resource in sweep.held.values():
         if resource.kind is Kind.APP and resource.space_arn:
             apps[resource.space_arn].append(resource)
-    if Kind.APP in sweep.report.unknown_kinds:
-        return 0  # without the apps as stored, every space would look stopped: settled next time
+    if Kind.APP in sweep.report.unknown_kinds or Kind.APP in sweep.unlisted:
+        # Without the apps as stored, or as listed now (ListApps failed: only the table's, maybe stale, are
+        # held), a space whose apps the table lacks would look stopped: settled next time, never on a guess.
+        return 0
     version = f"{sweep.now.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z#00#{sweep.source_id}"
     report = sweep.report.kinds[Kind.SPACE.value]
     updated = 0
